@@ -1,0 +1,421 @@
+/* The AEAD front end: argument checks, aliasing rules, usage reservation,
+ * then one call into the key's path, which cannot fail. Every failure
+ * zeroes the caller's output (STYLE.md §4.5). */
+#include <stdint.h>
+#include <string.h>
+
+#include "internal.h"
+#include "key.h"
+
+#include "vellum/aead.h"
+
+/* SP 800-38D §5.2.1.1: len(P) <= 2^39 - 256 bits; len(A) and len(IV)
+ * <= 2^64 - 1 bits, i.e. fewer than 2^61 bytes. */
+#define GCM_MAX_PLAINTEXT ((UINT64_C(1) << 36) - 32)
+#define GCM_MAX_AD_OR_IV ((UINT64_C(1) << 61) - 1)
+
+/* One seal or open, with both forms (combined and detached, single AD and
+ * S2V vector) reduced to the same shape. */
+struct op {
+    const uint8_t *nonce;
+    size_t nonce_len;
+    const vl_slice *ad; /* GCM: exactly one */
+    size_t ad_count;
+    const uint8_t *in; /* body in */
+    uint8_t *out;      /* body out */
+    size_t len;        /* body length */
+    uint8_t *tag_out;  /* seal */
+    const uint8_t *tag_in; /* open */
+    /* The whole caller buffers, for the overlap rules. */
+    const uint8_t *in_all;
+    size_t in_all_len;
+    uint8_t *out_all;
+    size_t out_all_len;
+};
+
+static int key_ready(const vl_aead_key *k)
+{
+    return k != NULL && vl_key_of_const(k)->magic == VL_KEY_MAGIC;
+}
+
+static int is_siv(const struct vl_key *key)
+{
+    return key->alg == VL_AES256_SIV;
+}
+
+/* A (pointer, length) pair is valid when the pointer is set or the length
+ * is zero. */
+static int buf_ok(const void *p, size_t len)
+{
+    return p != NULL || len == 0;
+}
+
+static int overlap(const void *a, size_t a_len, const void *b, size_t b_len)
+{
+    if (a_len == 0 || b_len == 0)
+        return 0;
+    uintptr_t x = (uintptr_t)a, y = (uintptr_t)b;
+    return x < y + b_len && y < x + a_len;
+}
+
+/* Output body either exactly in place or apart from all input; nonce and
+ * AD never inside the output. */
+static int aliasing_ok(const struct op *o)
+{
+    if (o->out != o->in && overlap(o->out_all, o->out_all_len, o->in_all, o->in_all_len))
+        return 0;
+    if (overlap(o->nonce, o->nonce_len, o->out_all, o->out_all_len))
+        return 0;
+    for (size_t i = 0; i < o->ad_count; i++)
+        if (overlap(o->ad[i].ptr, o->ad[i].len, o->out_all, o->out_all_len))
+            return 0;
+    return 1;
+}
+
+/* A body length over the algorithm's maximum (SP 800-38D §5.2.1.1 for
+ * GCM) is refused before any buffer is touched, even to zero it: such a
+ * length does not describe a buffer the caller really has. */
+static int body_len_ok(const struct vl_key *key, size_t len)
+{
+    return is_siv(key) || (uint64_t)len <= GCM_MAX_PLAINTEXT;
+}
+
+/* Counts (checked before the AD vector is walked) and the other lengths. */
+static int limits_ok(const struct vl_key *key, const struct op *o)
+{
+    if (is_siv(key))
+        return o->ad_count <= VL_SIV_MAX_COMPONENTS &&
+               o->ad_count + (o->nonce_len > 0) <= VL_SIV_MAX_COMPONENTS;
+    return o->ad_count == 1 && o->nonce_len != 0 &&
+           (uint64_t)o->nonce_len <= GCM_MAX_AD_OR_IV && body_len_ok(key, o->len) &&
+           (uint64_t)o->ad[0].len <= GCM_MAX_AD_OR_IV;
+}
+
+static int check_op(const struct vl_key *key, const struct op *o)
+{
+    if (!limits_ok(key, o))
+        return VL_ERR_ARG;
+    if (!buf_ok(o->nonce, o->nonce_len) || !buf_ok(o->in, o->len) || !buf_ok(o->out, o->len))
+        return VL_ERR_ARG;
+    if (o->ad_count != 0 && o->ad == NULL)
+        return VL_ERR_ARG;
+    for (size_t i = 0; i < o->ad_count; i++)
+        if (!buf_ok(o->ad[i].ptr, o->ad[i].len))
+            return VL_ERR_ARG;
+    return aliasing_ok(o) ? VL_OK : VL_ERR_ARG;
+}
+
+static int run_seal(struct vl_key *key, const struct op *o)
+{
+    int rc = check_op(key, o);
+    if (rc == VL_OK && overlap(o->tag_out, 16, o->in_all, o->in_all_len))
+        return VL_ERR_ARG;
+    if (rc == VL_OK)
+        rc = vl_usage_reserve_seal(key, (uint64_t)o->len);
+    if (rc != VL_OK)
+        return rc;
+    const struct vl_impl *impl = key->impl;
+    if (is_siv(key)) {
+        /* RFC 5297 §2.6: V = S2V(K1, AD..., P), C = CTR(K2, V, P). V goes
+         * to a local first: in place, the tag slot may sit before |in|. */
+        uint8_t v[16];
+        impl->siv.s2v(key->state, v, o->ad, o->ad_count, o->nonce, o->nonce_len, o->in, o->len);
+        impl->siv.ctr(key->state, v, o->out, o->in, o->len);
+        memcpy(o->tag_out, v, 16);
+        vl_memzero(v, sizeof v);
+    } else {
+        impl->gcm.seal(key->state, o->out, o->tag_out, o->nonce, o->nonce_len, o->in, o->len,
+                       o->ad[0].ptr, o->ad[0].len);
+    }
+    return VL_OK;
+}
+
+static int run_open(struct vl_key *key, const struct op *o)
+{
+    int rc = check_op(key, o);
+    if (rc == VL_OK)
+        rc = vl_usage_reserve_open(key);
+    if (rc != VL_OK)
+        return rc;
+    const struct vl_impl *impl = key->impl;
+    uint8_t expected[16], computed[16];
+    /* Copy the tag first: in place, the output may cover it. */
+    memcpy(expected, o->tag_in, 16);
+    if (is_siv(key)) {
+        /* RFC 5297 §2.7: P = CTR(K2, V, C), then V' = S2V(K1, AD..., P). */
+        impl->siv.ctr(key->state, expected, o->out, o->in, o->len);
+        impl->siv.s2v(key->state, computed, o->ad, o->ad_count, o->nonce, o->nonce_len, o->out,
+                      o->len);
+    } else {
+        impl->gcm.open(key->state, o->out, computed, o->nonce, o->nonce_len, o->in, o->len,
+                       o->ad[0].ptr, o->ad[0].len);
+    }
+    int ok = vl_ct_eq(expected, computed, 16);
+    VL_CT_DECLASSIFY(&ok, sizeof ok); /* the verdict is public */
+    vl_memzero(computed, sizeof computed);
+    vl_memzero(expected, sizeof expected);
+    vl_usage_settle_open(key, !ok);
+    return ok ? VL_OK : VL_ERR_AUTH;
+}
+
+static void wipe_out(uint8_t *out, size_t cap, size_t *out_len)
+{
+    if (out != NULL)
+        vl_memzero(out, cap);
+    if (out_len != NULL)
+        *out_len = 0;
+}
+
+/* Combined seal: GCM out = C || T, SIV out = V || C. */
+static int seal_combined(vl_aead_key *k, uint8_t *out, size_t *out_len, size_t out_cap,
+                         const vl_slice *ad, size_t ad_count, const uint8_t *nonce,
+                         size_t nonce_len, const uint8_t *in, size_t in_len)
+{
+    if (out_len != NULL)
+        *out_len = 0;
+    if (!key_ready(k) || in_len > SIZE_MAX - 16) {
+        wipe_out(out, out_cap, out_len);
+        return VL_ERR_ARG;
+    }
+    struct vl_key *key = vl_key_of(k);
+    int siv = is_siv(key);
+    struct op o = {
+        .nonce = nonce, .nonce_len = nonce_len, .ad = ad, .ad_count = ad_count,
+        .in = in, .out = siv ? out + 16 : out, .len = in_len,
+        .tag_out = siv ? out : out + in_len,
+        .in_all = in, .in_all_len = in_len, .out_all = out, .out_all_len = in_len + 16,
+    };
+    if (!body_len_ok(key, in_len))
+        return VL_ERR_ARG;
+    if (out_len == NULL || out == NULL || out_cap < in_len + 16) {
+        wipe_out(out, out_cap, out_len);
+        return VL_ERR_ARG;
+    }
+    int rc = run_seal(key, &o);
+    if (rc != VL_OK) {
+        wipe_out(out, out_cap, out_len);
+        return rc;
+    }
+    *out_len = in_len + 16;
+    return VL_OK;
+}
+
+static int open_combined(vl_aead_key *k, uint8_t *out, size_t *out_len, size_t out_cap,
+                         const vl_slice *ad, size_t ad_count, const uint8_t *nonce,
+                         size_t nonce_len, const uint8_t *in, size_t in_len)
+{
+    if (out_len != NULL)
+        *out_len = 0;
+    if (!key_ready(k) || in == NULL || in_len < 16) {
+        wipe_out(out, out_cap, out_len);
+        return VL_ERR_ARG;
+    }
+    struct vl_key *key = vl_key_of(k);
+    int siv = is_siv(key);
+    size_t len = in_len - 16;
+    struct op o = {
+        .nonce = nonce, .nonce_len = nonce_len, .ad = ad, .ad_count = ad_count,
+        .in = siv ? in + 16 : in, .out = out, .len = len, .tag_in = siv ? in : in + len,
+        .in_all = in, .in_all_len = in_len, .out_all = out, .out_all_len = len,
+    };
+    if (!body_len_ok(key, len))
+        return VL_ERR_ARG;
+    if (out_len == NULL || out_cap < len || (out == NULL && len > 0)) {
+        wipe_out(out, out_cap, out_len);
+        return VL_ERR_ARG;
+    }
+    int rc = run_open(key, &o);
+    if (rc != VL_OK) {
+        wipe_out(out, out_cap, out_len);
+        return rc;
+    }
+    *out_len = len;
+    return VL_OK;
+}
+
+int vl_aead_seal(vl_aead_key *k, uint8_t *out, size_t *out_len, size_t out_cap,
+                 const uint8_t *nonce, size_t nonce_len, const uint8_t *in, size_t in_len,
+                 const uint8_t *ad, size_t ad_len)
+{
+    const vl_slice one = {ad, ad_len};
+    return seal_combined(k, out, out_len, out_cap, &one, 1, nonce, nonce_len, in, in_len);
+}
+
+int vl_aead_open(vl_aead_key *k, uint8_t *out, size_t *out_len, size_t out_cap,
+                 const uint8_t *nonce, size_t nonce_len, const uint8_t *in, size_t in_len,
+                 const uint8_t *ad, size_t ad_len)
+{
+    const vl_slice one = {ad, ad_len};
+    return open_combined(k, out, out_len, out_cap, &one, 1, nonce, nonce_len, in, in_len);
+}
+
+int vl_aead_siv_seal_v(vl_aead_key *k, uint8_t *out, size_t *out_len, size_t out_cap,
+                       const vl_slice *ad, size_t ad_count, const uint8_t *nonce,
+                       size_t nonce_len, const uint8_t *in, size_t in_len)
+{
+    if (key_ready(k) && !is_siv(vl_key_of(k))) {
+        wipe_out(out, out_cap, out_len);
+        return VL_ERR_UNSUPPORTED;
+    }
+    return seal_combined(k, out, out_len, out_cap, ad, ad_count, nonce, nonce_len, in, in_len);
+}
+
+int vl_aead_siv_open_v(vl_aead_key *k, uint8_t *out, size_t *out_len, size_t out_cap,
+                       const vl_slice *ad, size_t ad_count, const uint8_t *nonce,
+                       size_t nonce_len, const uint8_t *in, size_t in_len)
+{
+    if (key_ready(k) && !is_siv(vl_key_of(k))) {
+        wipe_out(out, out_cap, out_len);
+        return VL_ERR_UNSUPPORTED;
+    }
+    return open_combined(k, out, out_len, out_cap, ad, ad_count, nonce, nonce_len, in, in_len);
+}
+
+int vl_aead_seal_detached(vl_aead_key *k, uint8_t *out, uint8_t tag[VL_AEAD_TAG_BYTES],
+                          const uint8_t *nonce, size_t nonce_len, const uint8_t *in,
+                          size_t in_len, const uint8_t *ad, size_t ad_len)
+{
+    const vl_slice one = {ad, ad_len};
+    struct op o = {
+        .nonce = nonce, .nonce_len = nonce_len, .ad = &one, .ad_count = 1,
+        .in = in, .out = out, .len = in_len, .tag_out = tag,
+        .in_all = in, .in_all_len = in_len, .out_all = out, .out_all_len = in_len,
+    };
+    if (key_ready(k) && !body_len_ok(vl_key_of(k), in_len)) {
+        if (tag != NULL)
+            vl_memzero(tag, 16); /* the tag buffer is always real */
+        return VL_ERR_ARG;
+    }
+    int rc = VL_ERR_ARG;
+    if (key_ready(k) && tag != NULL && !overlap(tag, 16, out, in_len) &&
+        !overlap(tag, 16, nonce, nonce_len) && !overlap(tag, 16, ad, ad_len))
+        rc = run_seal(vl_key_of(k), &o);
+    if (rc != VL_OK) {
+        if (out != NULL)
+            vl_memzero(out, in_len);
+        if (tag != NULL)
+            vl_memzero(tag, 16);
+    }
+    return rc;
+}
+
+int vl_aead_open_detached(vl_aead_key *k, uint8_t *out, const uint8_t tag[VL_AEAD_TAG_BYTES],
+                          const uint8_t *nonce, size_t nonce_len, const uint8_t *in,
+                          size_t in_len, const uint8_t *ad, size_t ad_len)
+{
+    const vl_slice one = {ad, ad_len};
+    struct op o = {
+        .nonce = nonce, .nonce_len = nonce_len, .ad = &one, .ad_count = 1,
+        .in = in, .out = out, .len = in_len, .tag_in = tag,
+        .in_all = in, .in_all_len = in_len, .out_all = out, .out_all_len = in_len,
+    };
+    if (key_ready(k) && !body_len_ok(vl_key_of(k), in_len))
+        return VL_ERR_ARG;
+    int rc = VL_ERR_ARG;
+    if (key_ready(k) && tag != NULL)
+        rc = run_open(vl_key_of(k), &o);
+    if (rc != VL_OK && out != NULL)
+        vl_memzero(out, in_len);
+    return rc;
+}
+
+/* Batch: message by message through the same checks, so a bad message
+ * costs only its own status. (Fast paths may later interleave here.) */
+static int batch(vl_aead_key *k, vl_aead_msg *msgs, size_t count, int seal)
+{
+    if (msgs == NULL && count != 0)
+        return VL_ERR_ARG;
+    int first = VL_OK;
+    for (size_t i = 0; i < count; i++) {
+        vl_aead_msg *m = &msgs[i];
+        int rc = seal ? vl_aead_seal(k, m->out, &m->out_len, m->out_cap, m->nonce, m->nonce_len,
+                                     m->in, m->in_len, m->ad, m->ad_len)
+                      : vl_aead_open(k, m->out, &m->out_len, m->out_cap, m->nonce, m->nonce_len,
+                                     m->in, m->in_len, m->ad, m->ad_len);
+        m->status = rc;
+        if (rc != VL_OK && first == VL_OK)
+            first = rc;
+    }
+    return first;
+}
+
+int vl_aead_seal_batch(vl_aead_key *k, vl_aead_msg *msgs, size_t count)
+{
+    return batch(k, msgs, count, 1);
+}
+
+int vl_aead_open_batch(vl_aead_key *k, vl_aead_msg *msgs, size_t count)
+{
+    return batch(k, msgs, count, 0);
+}
+
+/* Key lifecycle. */
+
+static int key_len_ok(vl_alg alg, size_t key_len)
+{
+    switch (alg) {
+    case VL_AES128_GCM: return key_len == 16;
+    case VL_AES256_GCM: return key_len == 32;
+    case VL_AES256_SIV: return key_len == 64;
+    default: return 0;
+    }
+}
+
+int vl_aead_init_impl(vl_aead_key *k, vl_alg alg, const uint8_t *key_bytes, size_t key_len,
+                      const struct vl_impl *impl)
+{
+    if (k == NULL)
+        return VL_ERR_ARG;
+    vl_memzero(k, sizeof *k);
+    if (key_bytes == NULL || !key_len_ok(alg, key_len))
+        return VL_ERR_ARG;
+    if (impl == NULL || !impl->supported())
+        return VL_ERR_UNSUPPORTED;
+    struct vl_key *key = vl_key_of(k);
+    key->impl = impl;
+    key->alg = (uint32_t)alg;
+    if (alg == VL_AES256_SIV)
+        impl->siv.init(key->state, key_bytes);
+    else
+        impl->gcm.init(key->state, key_bytes, key_len);
+    vl_usage_reset(key);
+    key->magic = VL_KEY_MAGIC;
+    return VL_OK;
+}
+
+int vl_aead_init(vl_aead_key *k, vl_alg alg, const uint8_t *key_bytes, size_t key_len)
+{
+    if (k == NULL)
+        return VL_ERR_ARG;
+    if (key_bytes == NULL || !key_len_ok(alg, key_len)) {
+        vl_memzero(k, sizeof *k);
+        return VL_ERR_ARG;
+    }
+    const struct vl_impl *impl = vl_impl_default();
+    if (impl == NULL) {
+        vl_memzero(k, sizeof *k);
+        return VL_ERR_UNSUPPORTED;
+    }
+    return vl_aead_init_impl(k, alg, key_bytes, key_len, impl);
+}
+
+void vl_aead_wipe(vl_aead_key *k)
+{
+    if (k != NULL)
+        vl_memzero(k, sizeof *k);
+}
+
+const char *vl_aead_impl(const vl_aead_key *k)
+{
+    return key_ready(k) ? vl_key_of_const(k)->impl->name : "none";
+}
+
+vl_alg vl_aead_alg(const vl_aead_key *k)
+{
+    return key_ready(k) ? (vl_alg)vl_key_of_const(k)->alg : (vl_alg)0;
+}
+
+const void *vl_aead_state(const vl_aead_key *k)
+{
+    return key_ready(k) ? vl_key_of_const(k)->state : NULL;
+}

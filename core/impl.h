@@ -1,0 +1,87 @@
+/* The per-path function table behind the AEAD front end (core/aead.c).
+ *
+ * Each path (core/impl_portable.c, arch/x86_64/impl_*.c, arch/aarch64/...)
+ * exports one const struct vl_impl. The front end validates every argument,
+ * reserves usage, and only then calls these functions, which therefore
+ * cannot fail. They never allocate. |st| is the path's own state, stored
+ * inside the caller's vl_aead_key, 64-byte aligned, at most
+ * VL_IMPL_STATE_BYTES; the front end zeroizes it on wipe. */
+#ifndef VL_CORE_IMPL_H
+#define VL_CORE_IMPL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vellum/aead.h"
+
+#define VL_IMPL_STATE_BYTES (VL_AEAD_KEY_BYTES - 128)
+
+struct vl_gcm_ops {
+    /* key_len is 16 or 32. */
+    void (*init)(void *st, const uint8_t *key, size_t key_len);
+    /* out = CTR(in), tag = full 16-byte GCM tag. out == in allowed. */
+    void (*seal)(const void *st, uint8_t *out, uint8_t tag[16], const uint8_t *nonce,
+                 size_t nonce_len, const uint8_t *in, size_t len, const uint8_t *ad,
+                 size_t ad_len);
+    /* out = CTR(in) (the plaintext), tag = the tag computed over |in|; the
+     * caller compares it in constant time. out == in allowed. */
+    void (*open)(const void *st, uint8_t *out, uint8_t tag[16], const uint8_t *nonce,
+                 size_t nonce_len, const uint8_t *in, size_t len, const uint8_t *ad,
+                 size_t ad_len);
+};
+
+/* One message of a multi-buffer S2V (see vl_siv_ops.s2v_batch). */
+struct vl_s2v_job {
+    const vl_slice *ad;
+    size_t ad_count;
+    const uint8_t *nonce;
+    size_t nonce_len;
+    const uint8_t *pt;
+    size_t len;
+};
+
+struct vl_siv_ops {
+    /* key is 64 bytes: K1 (S2V/CMAC) then K2 (CTR), RFC 5297 §2.6. */
+    void (*init)(void *st, const uint8_t key[64]);
+    /* RFC 5297 §2.4 S2V over ad[0..ad_count), then the nonce when
+     * nonce_len > 0, then the plaintext (always last). */
+    void (*s2v)(const void *st, uint8_t v[16], const vl_slice *ad, size_t ad_count,
+                const uint8_t *nonce, size_t nonce_len, const uint8_t *pt, size_t len);
+    /* RFC 5297 §2.5 CTR: Q = V with bits 31 and 63 cleared, out = in XOR
+     * AES-CTR(K2, Q). out == in allowed. */
+    void (*ctr)(const void *st, const uint8_t v[16], uint8_t *out, const uint8_t *in,
+                size_t len);
+    /* Optional (NULL: the front end calls s2v per message). v[i] = S2V of
+     * jobs[i], exactly as s2v would compute it, for i < n; the CMAC chains
+     * of many messages are interleaved (multi-buffer), since one chain is
+     * bound by AES latency. */
+    void (*s2v_batch)(const void *st, uint8_t (*v)[16], const struct vl_s2v_job *jobs,
+                      size_t n);
+};
+
+struct vl_impl {
+    const char *name;
+    int (*supported)(void); /* 1 when this CPU can run the path */
+    struct vl_gcm_ops gcm;
+    struct vl_siv_ops siv;
+};
+
+extern const struct vl_impl vl_impl_portable;
+
+/* Paths in order of preference; the first supported one is the default. */
+const struct vl_impl *const *vl_impl_list(size_t *count);
+/* The path for a name, or NULL when the name is unknown. */
+const struct vl_impl *vl_impl_find(const char *name);
+
+/* The process-wide path: VELLUM_IMPL if set (NULL when it names a path
+ * this build or CPU cannot run), else the first supported path. */
+const struct vl_impl *vl_impl_default(void);
+
+/* For tests and benchmarks: like vl_aead_init, but on |impl| (which must be
+ * supported, else VL_ERR_UNSUPPORTED), ignoring VELLUM_IMPL. */
+int vl_aead_init_impl(vl_aead_key *k, vl_alg alg, const uint8_t *key, size_t key_len,
+                      const struct vl_impl *impl);
+/* The path's state inside an initialised key (tests call the ops directly). */
+const void *vl_aead_state(const vl_aead_key *k);
+
+#endif /* VL_CORE_IMPL_H */

@@ -1,0 +1,53 @@
+/* The layout behind the opaque vl_aead_key. Internal to core/. */
+#ifndef VL_CORE_KEY_H
+#define VL_CORE_KEY_H
+
+#include <stdalign.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "impl.h"
+
+#define VL_KEY_MAGIC UINT64_C(0x766c6b6579763031) /* "vlkeyv01" */
+
+struct vl_key {
+    /* Line 0, read on every call, written only by init and set_limits. */
+    uint64_t magic;
+    const struct vl_impl *impl;
+    uint32_t alg;
+    _Atomic uint64_t max_seals, max_bytes, max_open_failures, rotate_at_seals;
+    /* Line 1, the counters, written by every seal (and failed open), kept
+     * apart so they do not bounce the read-only lines between cores. */
+    alignas(64) _Atomic uint64_t seals;
+    _Atomic uint64_t bytes_sealed, open_failures;
+    /* Failed opens plus opens in flight: what max_open_failures bounds. */
+    _Atomic uint64_t open_reserved;
+    /* The path's key schedule and precomputation. */
+    alignas(64) unsigned char state[VL_IMPL_STATE_BYTES];
+};
+
+_Static_assert(sizeof(struct vl_key) == VL_AEAD_KEY_BYTES, "vl_key must fill vl_aead_key");
+_Static_assert(alignof(struct vl_key) <= alignof(vl_aead_key), "vl_aead_key alignment");
+
+static inline struct vl_key *vl_key_of(vl_aead_key *k)
+{
+    return (struct vl_key *)(void *)k->opaque;
+}
+
+static inline const struct vl_key *vl_key_of_const(const vl_aead_key *k)
+{
+    return (const struct vl_key *)(const void *)k->opaque;
+}
+
+/* Usage accounting, core/usage.c. */
+void vl_usage_reset(struct vl_key *key);
+/* Reserve one seal of |bytes|; VL_ERR_LIMIT, with nothing counted, when a
+ * limit would be passed. A reservation is never returned: the caller has
+ * already checked everything that could make the seal fail. */
+int vl_usage_reserve_seal(struct vl_key *key, uint64_t bytes);
+/* Reserve the right to risk one failed open; VL_ERR_LIMIT at the limit. */
+int vl_usage_reserve_open(struct vl_key *key);
+/* Settle an open reservation: |failed| makes it permanent. */
+void vl_usage_settle_open(struct vl_key *key, int failed);
+
+#endif /* VL_CORE_KEY_H */
