@@ -105,57 +105,97 @@ static int check_op(const struct vl_key *key, const struct op *o)
     return aliasing_ok(o) ? VL_OK : VL_ERR_ARG;
 }
 
-static int run_seal(struct vl_key *key, const struct op *o)
+/* Seal and open run in phases (check and reserve, compute, finish) so the
+ * batch calls can put many messages' S2V through one multi-buffer pass. */
+
+static int seal_check(struct vl_key *key, const struct op *o)
 {
     int rc = check_op(key, o);
     if (rc == VL_OK && overlap(o->tag_out, 16, o->in_all, o->in_all_len))
-        return VL_ERR_ARG;
+        rc = VL_ERR_ARG;
     if (rc == VL_OK)
         rc = vl_usage_reserve_seal(key, (uint64_t)o->len);
-    if (rc != VL_OK)
-        return rc;
+    return rc;
+}
+
+/* RFC 5297 §2.6: C = CTR(K2, V, P) with V = S2V(K1, AD..., P) already
+ * computed. V stays in a local until the end: in place, the tag slot may
+ * sit just before |in|. */
+static void siv_seal_finish(const struct vl_key *key, const struct op *o, uint8_t v[16])
+{
+    key->impl->siv.ctr(key->state, v, o->out, o->in, o->len);
+    memcpy(o->tag_out, v, 16);
+    vl_memzero(v, 16);
+}
+
+static void seal_compute(const struct vl_key *key, const struct op *o)
+{
     const struct vl_impl *impl = key->impl;
     if (is_siv(key)) {
-        /* RFC 5297 §2.6: V = S2V(K1, AD..., P), C = CTR(K2, V, P). V goes
-         * to a local first: in place, the tag slot may sit before |in|. */
         uint8_t v[16];
         impl->siv.s2v(key->state, v, o->ad, o->ad_count, o->nonce, o->nonce_len, o->in, o->len);
-        impl->siv.ctr(key->state, v, o->out, o->in, o->len);
-        memcpy(o->tag_out, v, 16);
-        vl_memzero(v, sizeof v);
+        siv_seal_finish(key, o, v);
     } else {
         impl->gcm.seal(key->state, o->out, o->tag_out, o->nonce, o->nonce_len, o->in, o->len,
                        o->ad[0].ptr, o->ad[0].len);
     }
-    return VL_OK;
+}
+
+static int open_check(struct vl_key *key, const struct op *o)
+{
+    int rc = check_op(key, o);
+    return rc == VL_OK ? vl_usage_reserve_open(key) : rc;
+}
+
+/* Decrypts into o->out; for SIV this is RFC 5297 §2.7's P = CTR(K2, V, C),
+ * the S2V over P coming next. |expected| is the tag, copied first since in
+ * place the output may cover it. GCM computes its tag here too. */
+static void open_decrypt(const struct vl_key *key, const struct op *o, uint8_t expected[16],
+                         uint8_t computed[16])
+{
+    memcpy(expected, o->tag_in, 16);
+    if (is_siv(key))
+        key->impl->siv.ctr(key->state, expected, o->out, o->in, o->len);
+    else
+        key->impl->gcm.open(key->state, o->out, computed, o->nonce, o->nonce_len, o->in,
+                            o->len, o->ad[0].ptr, o->ad[0].len);
+}
+
+static void siv_open_s2v(const struct vl_key *key, const struct op *o, uint8_t computed[16])
+{
+    key->impl->siv.s2v(key->state, computed, o->ad, o->ad_count, o->nonce, o->nonce_len,
+                       o->out, o->len);
+}
+
+/* Constant-time verdict; wipes both tags and settles the open budget. */
+static int open_verdict(struct vl_key *key, uint8_t expected[16], uint8_t computed[16])
+{
+    int ok = vl_ct_eq(expected, computed, 16);
+    VL_CT_DECLASSIFY(&ok, sizeof ok); /* the verdict is public */
+    vl_memzero(computed, 16);
+    vl_memzero(expected, 16);
+    vl_usage_settle_open(key, !ok);
+    return ok ? VL_OK : VL_ERR_AUTH;
+}
+
+static int run_seal(struct vl_key *key, const struct op *o)
+{
+    int rc = seal_check(key, o);
+    if (rc == VL_OK)
+        seal_compute(key, o);
+    return rc;
 }
 
 static int run_open(struct vl_key *key, const struct op *o)
 {
-    int rc = check_op(key, o);
-    if (rc == VL_OK)
-        rc = vl_usage_reserve_open(key);
+    int rc = open_check(key, o);
     if (rc != VL_OK)
         return rc;
-    const struct vl_impl *impl = key->impl;
     uint8_t expected[16], computed[16];
-    /* Copy the tag first: in place, the output may cover it. */
-    memcpy(expected, o->tag_in, 16);
-    if (is_siv(key)) {
-        /* RFC 5297 §2.7: P = CTR(K2, V, C), then V' = S2V(K1, AD..., P). */
-        impl->siv.ctr(key->state, expected, o->out, o->in, o->len);
-        impl->siv.s2v(key->state, computed, o->ad, o->ad_count, o->nonce, o->nonce_len, o->out,
-                      o->len);
-    } else {
-        impl->gcm.open(key->state, o->out, computed, o->nonce, o->nonce_len, o->in, o->len,
-                       o->ad[0].ptr, o->ad[0].len);
-    }
-    int ok = vl_ct_eq(expected, computed, 16);
-    VL_CT_DECLASSIFY(&ok, sizeof ok); /* the verdict is public */
-    vl_memzero(computed, sizeof computed);
-    vl_memzero(expected, sizeof expected);
-    vl_usage_settle_open(key, !ok);
-    return ok ? VL_OK : VL_ERR_AUTH;
+    open_decrypt(key, o, expected, computed);
+    if (is_siv(key))
+        siv_open_s2v(key, o, computed);
+    return open_verdict(key, expected, computed);
 }
 
 static void wipe_out(uint8_t *out, size_t cap, size_t *out_len)
@@ -166,10 +206,12 @@ static void wipe_out(uint8_t *out, size_t cap, size_t *out_len)
         *out_len = 0;
 }
 
-/* Combined seal: GCM out = C || T, SIV out = V || C. */
-static int seal_combined(vl_aead_key *k, uint8_t *out, size_t *out_len, size_t out_cap,
-                         const vl_slice *ad, size_t ad_count, const uint8_t *nonce,
-                         size_t nonce_len, const uint8_t *in, size_t in_len)
+/* Combined forms: GCM out = C || T, SIV out = V || C (open: the reverse).
+ * The *_begin functions build the op and check the caller's buffers; on
+ * failure they have already zeroed the output as the header promises. */
+static int seal_begin(vl_aead_key *k, struct op *o, uint8_t *out, size_t *out_len,
+                      size_t out_cap, const vl_slice *ad, size_t ad_count, const uint8_t *nonce,
+                      size_t nonce_len, const uint8_t *in, size_t in_len)
 {
     if (out_len != NULL)
         *out_len = 0;
@@ -179,7 +221,7 @@ static int seal_combined(vl_aead_key *k, uint8_t *out, size_t *out_len, size_t o
     }
     struct vl_key *key = vl_key_of(k);
     int siv = is_siv(key);
-    struct op o = {
+    *o = (struct op){
         .nonce = nonce, .nonce_len = nonce_len, .ad = ad, .ad_count = ad_count,
         .in = in, .out = siv ? out + 16 : out, .len = in_len,
         .tag_out = siv ? out : out + in_len,
@@ -187,22 +229,17 @@ static int seal_combined(vl_aead_key *k, uint8_t *out, size_t *out_len, size_t o
     };
     if (!body_len_ok(key, in_len))
         return VL_ERR_ARG;
-    if (out_len == NULL || out == NULL || out_cap < in_len + 16) {
+    int rc = VL_ERR_ARG;
+    if (out_len != NULL && out != NULL && out_cap >= in_len + 16)
+        rc = seal_check(key, o);
+    if (rc != VL_OK)
         wipe_out(out, out_cap, out_len);
-        return VL_ERR_ARG;
-    }
-    int rc = run_seal(key, &o);
-    if (rc != VL_OK) {
-        wipe_out(out, out_cap, out_len);
-        return rc;
-    }
-    *out_len = in_len + 16;
-    return VL_OK;
+    return rc;
 }
 
-static int open_combined(vl_aead_key *k, uint8_t *out, size_t *out_len, size_t out_cap,
-                         const vl_slice *ad, size_t ad_count, const uint8_t *nonce,
-                         size_t nonce_len, const uint8_t *in, size_t in_len)
+static int open_begin(vl_aead_key *k, struct op *o, uint8_t *out, size_t *out_len,
+                      size_t out_cap, const vl_slice *ad, size_t ad_count, const uint8_t *nonce,
+                      size_t nonce_len, const uint8_t *in, size_t in_len)
 {
     if (out_len != NULL)
         *out_len = 0;
@@ -213,24 +250,59 @@ static int open_combined(vl_aead_key *k, uint8_t *out, size_t *out_len, size_t o
     struct vl_key *key = vl_key_of(k);
     int siv = is_siv(key);
     size_t len = in_len - 16;
-    struct op o = {
+    *o = (struct op){
         .nonce = nonce, .nonce_len = nonce_len, .ad = ad, .ad_count = ad_count,
         .in = siv ? in + 16 : in, .out = out, .len = len, .tag_in = siv ? in : in + len,
         .in_all = in, .in_all_len = in_len, .out_all = out, .out_all_len = len,
     };
     if (!body_len_ok(key, len))
         return VL_ERR_ARG;
-    if (out_len == NULL || out_cap < len || (out == NULL && len > 0)) {
+    int rc = VL_ERR_ARG;
+    if (out_len != NULL && out_cap >= len && (out != NULL || len == 0))
+        rc = open_check(key, o);
+    if (rc != VL_OK)
         wipe_out(out, out_cap, out_len);
-        return VL_ERR_ARG;
+    return rc;
+}
+
+static int seal_combined(vl_aead_key *k, uint8_t *out, size_t *out_len, size_t out_cap,
+                         const vl_slice *ad, size_t ad_count, const uint8_t *nonce,
+                         size_t nonce_len, const uint8_t *in, size_t in_len)
+{
+    struct op o;
+    int rc = seal_begin(k, &o, out, out_len, out_cap, ad, ad_count, nonce, nonce_len, in, in_len);
+    if (rc == VL_OK) {
+        seal_compute(vl_key_of(k), &o);
+        *out_len = in_len + 16;
     }
-    int rc = run_open(key, &o);
-    if (rc != VL_OK) {
-        wipe_out(out, out_cap, out_len);
+    return rc;
+}
+
+static int open_end(struct vl_key *key, const struct op *o, uint8_t expected[16],
+                    uint8_t computed[16], size_t out_cap, size_t *out_len)
+{
+    int rc = open_verdict(key, expected, computed);
+    if (rc == VL_OK)
+        *out_len = o->len;
+    else
+        wipe_out(o->out, out_cap, out_len);
+    return rc;
+}
+
+static int open_combined(vl_aead_key *k, uint8_t *out, size_t *out_len, size_t out_cap,
+                         const vl_slice *ad, size_t ad_count, const uint8_t *nonce,
+                         size_t nonce_len, const uint8_t *in, size_t in_len)
+{
+    struct op o;
+    int rc = open_begin(k, &o, out, out_len, out_cap, ad, ad_count, nonce, nonce_len, in, in_len);
+    if (rc != VL_OK)
         return rc;
-    }
-    *out_len = len;
-    return VL_OK;
+    struct vl_key *key = vl_key_of(k);
+    uint8_t expected[16], computed[16];
+    open_decrypt(key, &o, expected, computed);
+    if (is_siv(key))
+        siv_open_s2v(key, &o, computed);
+    return open_end(key, &o, expected, computed, out_cap, out_len);
 }
 
 int vl_aead_seal(vl_aead_key *k, uint8_t *out, size_t *out_len, size_t out_cap,
@@ -319,24 +391,75 @@ int vl_aead_open_detached(vl_aead_key *k, uint8_t *out, const uint8_t tag[VL_AEA
     return rc;
 }
 
-/* Batch: message by message through the same checks, so a bad message
- * costs only its own status. (Fast paths may later interleave here.) */
+/* Batch. Every message goes through the same checks as a single call, so
+ * a bad message costs only its own status. With a multi-buffer S2V (SIV on
+ * the x86 paths) the CMAC chains of up to BATCH_CHUNK messages run
+ * interleaved; otherwise messages are processed one by one. */
+#define BATCH_CHUNK 32
+
+static int batch_one(vl_aead_key *k, vl_aead_msg *m, int seal)
+{
+    return seal ? vl_aead_seal(k, m->out, &m->out_len, m->out_cap, m->nonce, m->nonce_len,
+                               m->in, m->in_len, m->ad, m->ad_len)
+                : vl_aead_open(k, m->out, &m->out_len, m->out_cap, m->nonce, m->nonce_len,
+                               m->in, m->in_len, m->ad, m->ad_len);
+}
+
+/* One chunk of SIV messages through s2v_batch. */
+static void siv_batch_chunk(vl_aead_key *k, vl_aead_msg *msgs, size_t count, int seal)
+{
+    struct vl_key *key = vl_key_of(k);
+    struct op ops[BATCH_CHUNK];
+    vl_slice ads[BATCH_CHUNK];
+    struct vl_s2v_job jobs[BATCH_CHUNK];
+    uint8_t tags[BATCH_CHUNK][16], computed[BATCH_CHUNK][16];
+    size_t idx[BATCH_CHUNK], n = 0;
+
+    for (size_t i = 0; i < count; i++) {
+        vl_aead_msg *m = &msgs[i];
+        ads[n] = (vl_slice){m->ad, m->ad_len};
+        m->status = seal ? seal_begin(k, &ops[n], m->out, &m->out_len, m->out_cap, &ads[n], 1,
+                                      m->nonce, m->nonce_len, m->in, m->in_len)
+                         : open_begin(k, &ops[n], m->out, &m->out_len, m->out_cap, &ads[n], 1,
+                                      m->nonce, m->nonce_len, m->in, m->in_len);
+        if (m->status != VL_OK)
+            continue;
+        if (!seal)
+            open_decrypt(key, &ops[n], tags[n], computed[n]);
+        /* S2V runs over the plaintext: the input on seal, the output on open. */
+        jobs[n] = (struct vl_s2v_job){&ads[n], 1, m->nonce, m->nonce_len,
+                                      seal ? ops[n].in : ops[n].out, ops[n].len};
+        idx[n++] = i;
+    }
+    key->impl->siv.s2v_batch(key->state, seal ? tags : computed, jobs, n);
+    for (size_t j = 0; j < n; j++) {
+        vl_aead_msg *m = &msgs[idx[j]];
+        if (seal) {
+            siv_seal_finish(key, &ops[j], tags[j]);
+            m->out_len = ops[j].len + 16;
+        } else {
+            m->status = open_end(key, &ops[j], tags[j], computed[j], m->out_cap, &m->out_len);
+        }
+    }
+}
+
 static int batch(vl_aead_key *k, vl_aead_msg *msgs, size_t count, int seal)
 {
     if (msgs == NULL && count != 0)
         return VL_ERR_ARG;
-    int first = VL_OK;
-    for (size_t i = 0; i < count; i++) {
-        vl_aead_msg *m = &msgs[i];
-        int rc = seal ? vl_aead_seal(k, m->out, &m->out_len, m->out_cap, m->nonce, m->nonce_len,
-                                     m->in, m->in_len, m->ad, m->ad_len)
-                      : vl_aead_open(k, m->out, &m->out_len, m->out_cap, m->nonce, m->nonce_len,
-                                     m->in, m->in_len, m->ad, m->ad_len);
-        m->status = rc;
-        if (rc != VL_OK && first == VL_OK)
-            first = rc;
+    int multi = key_ready(k) && is_siv(vl_key_of(k)) && vl_key_of(k)->impl->siv.s2v_batch;
+    for (size_t i = 0; i < count; i += BATCH_CHUNK) {
+        size_t n = count - i < BATCH_CHUNK ? count - i : BATCH_CHUNK;
+        if (multi)
+            siv_batch_chunk(k, msgs + i, n, seal);
+        else
+            for (size_t j = 0; j < n; j++)
+                msgs[i + j].status = batch_one(k, &msgs[i + j], seal);
     }
-    return first;
+    for (size_t i = 0; i < count; i++)
+        if (msgs[i].status != VL_OK)
+            return msgs[i].status;
+    return VL_OK;
 }
 
 int vl_aead_seal_batch(vl_aead_key *k, vl_aead_msg *msgs, size_t count)

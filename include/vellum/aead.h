@@ -129,6 +129,8 @@ int vl_aead_siv_open_v(vl_aead_key *k, uint8_t *out, size_t *out_len, size_t out
 /* Batch: many messages under one key in one call. Each message is sealed
  * (or opened) exactly as vl_aead_seal (vl_aead_open) would, with its own
  * status and out_len; limits are reserved message by message, in order.
+ * Each message's buffers follow the single-call rules; buffers of different
+ * messages must not overlap (the fast paths interleave messages).
  * Returns VL_OK when every message succeeded, otherwise the first failing
  * message's status. */
 typedef struct vl_aead_msg {
