@@ -108,24 +108,25 @@ static int check_op(const struct vl_key *key, const struct op *o)
 /* Seal and open run in phases (check and reserve, compute, finish) so the
  * batch calls can put many messages' S2V through one multi-buffer pass. */
 
-static int seal_check(struct vl_key *key, const struct op *o)
+/* |reserve| = 0 leaves the usage reservation to the caller (the batch
+ * reserves a whole chunk at once). */
+static int seal_check(struct vl_key *key, const struct op *o, int reserve)
 {
     int rc = check_op(key, o);
     if (rc == VL_OK && overlap(o->tag_out, 16, o->in_all, o->in_all_len))
         rc = VL_ERR_ARG;
-    if (rc == VL_OK)
-        rc = vl_usage_reserve_seal(key, (uint64_t)o->len);
+    if (rc == VL_OK && reserve)
+        rc = vl_usage_reserve_seal(key, 1, (uint64_t)o->len);
     return rc;
 }
 
 /* RFC 5297 §2.6: C = CTR(K2, V, P) with V = S2V(K1, AD..., P) already
  * computed. V stays in a local until the end: in place, the tag slot may
  * sit just before |in|. */
-static void siv_seal_finish(const struct vl_key *key, const struct op *o, uint8_t v[16])
+static void siv_seal_finish(const struct vl_key *key, const struct op *o, const uint8_t v[16])
 {
     key->impl->siv.ctr(key->state, v, o->out, o->in, o->len);
     memcpy(o->tag_out, v, 16);
-    vl_memzero(v, 16);
 }
 
 static void seal_compute(const struct vl_key *key, const struct op *o)
@@ -135,16 +136,17 @@ static void seal_compute(const struct vl_key *key, const struct op *o)
         uint8_t v[16];
         impl->siv.s2v(key->state, v, o->ad, o->ad_count, o->nonce, o->nonce_len, o->in, o->len);
         siv_seal_finish(key, o, v);
+        vl_memzero(v, sizeof v);
     } else {
         impl->gcm.seal(key->state, o->out, o->tag_out, o->nonce, o->nonce_len, o->in, o->len,
                        o->ad[0].ptr, o->ad[0].len);
     }
 }
 
-static int open_check(struct vl_key *key, const struct op *o)
+static int open_check(struct vl_key *key, const struct op *o, int reserve)
 {
     int rc = check_op(key, o);
-    return rc == VL_OK ? vl_usage_reserve_open(key) : rc;
+    return rc == VL_OK && reserve ? vl_usage_reserve_open(key, 1) : rc;
 }
 
 /* Decrypts into o->out; for SIV this is RFC 5297 §2.7's P = CTR(K2, V, C),
@@ -167,20 +169,27 @@ static void siv_open_s2v(const struct vl_key *key, const struct op *o, uint8_t c
                        o->out, o->len);
 }
 
-/* Constant-time verdict; wipes both tags and settles the open budget. */
-static int open_verdict(struct vl_key *key, uint8_t expected[16], uint8_t computed[16])
+/* Constant-time tag verdict (the verdict itself is public). */
+static int tags_match(const uint8_t expected[16], const uint8_t computed[16])
 {
     int ok = vl_ct_eq(expected, computed, 16);
-    VL_CT_DECLASSIFY(&ok, sizeof ok); /* the verdict is public */
+    VL_CT_DECLASSIFY(&ok, sizeof ok);
+    return ok;
+}
+
+/* The verdict for one open; wipes both tags and settles the open budget. */
+static int open_verdict(struct vl_key *key, uint8_t expected[16], uint8_t computed[16])
+{
+    int ok = tags_match(expected, computed);
     vl_memzero(computed, 16);
     vl_memzero(expected, 16);
-    vl_usage_settle_open(key, !ok);
+    vl_usage_settle_open(key, ok, !ok);
     return ok ? VL_OK : VL_ERR_AUTH;
 }
 
 static int run_seal(struct vl_key *key, const struct op *o)
 {
-    int rc = seal_check(key, o);
+    int rc = seal_check(key, o, 1);
     if (rc == VL_OK)
         seal_compute(key, o);
     return rc;
@@ -188,7 +197,7 @@ static int run_seal(struct vl_key *key, const struct op *o)
 
 static int run_open(struct vl_key *key, const struct op *o)
 {
-    int rc = open_check(key, o);
+    int rc = open_check(key, o, 1);
     if (rc != VL_OK)
         return rc;
     uint8_t expected[16], computed[16];
@@ -209,9 +218,9 @@ static void wipe_out(uint8_t *out, size_t cap, size_t *out_len)
 /* Combined forms: GCM out = C || T, SIV out = V || C (open: the reverse).
  * The *_begin functions build the op and check the caller's buffers; on
  * failure they have already zeroed the output as the header promises. */
-static int seal_begin(vl_aead_key *k, struct op *o, uint8_t *out, size_t *out_len,
-                      size_t out_cap, const vl_slice *ad, size_t ad_count, const uint8_t *nonce,
-                      size_t nonce_len, const uint8_t *in, size_t in_len)
+static int seal_begin(vl_aead_key *k, struct op *o, int reserve, uint8_t *out,
+                      size_t *out_len, size_t out_cap, const vl_slice *ad, size_t ad_count,
+                      const uint8_t *nonce, size_t nonce_len, const uint8_t *in, size_t in_len)
 {
     if (out_len != NULL)
         *out_len = 0;
@@ -231,15 +240,15 @@ static int seal_begin(vl_aead_key *k, struct op *o, uint8_t *out, size_t *out_le
         return VL_ERR_ARG;
     int rc = VL_ERR_ARG;
     if (out_len != NULL && out != NULL && out_cap >= in_len + 16)
-        rc = seal_check(key, o);
+        rc = seal_check(key, o, reserve);
     if (rc != VL_OK)
         wipe_out(out, out_cap, out_len);
     return rc;
 }
 
-static int open_begin(vl_aead_key *k, struct op *o, uint8_t *out, size_t *out_len,
-                      size_t out_cap, const vl_slice *ad, size_t ad_count, const uint8_t *nonce,
-                      size_t nonce_len, const uint8_t *in, size_t in_len)
+static int open_begin(vl_aead_key *k, struct op *o, int reserve, uint8_t *out,
+                      size_t *out_len, size_t out_cap, const vl_slice *ad, size_t ad_count,
+                      const uint8_t *nonce, size_t nonce_len, const uint8_t *in, size_t in_len)
 {
     if (out_len != NULL)
         *out_len = 0;
@@ -259,7 +268,7 @@ static int open_begin(vl_aead_key *k, struct op *o, uint8_t *out, size_t *out_le
         return VL_ERR_ARG;
     int rc = VL_ERR_ARG;
     if (out_len != NULL && out_cap >= len && (out != NULL || len == 0))
-        rc = open_check(key, o);
+        rc = open_check(key, o, reserve);
     if (rc != VL_OK)
         wipe_out(out, out_cap, out_len);
     return rc;
@@ -270,7 +279,8 @@ static int seal_combined(vl_aead_key *k, uint8_t *out, size_t *out_len, size_t o
                          size_t nonce_len, const uint8_t *in, size_t in_len)
 {
     struct op o;
-    int rc = seal_begin(k, &o, out, out_len, out_cap, ad, ad_count, nonce, nonce_len, in, in_len);
+    int rc =
+        seal_begin(k, &o, 1, out, out_len, out_cap, ad, ad_count, nonce, nonce_len, in, in_len);
     if (rc == VL_OK) {
         seal_compute(vl_key_of(k), &o);
         *out_len = in_len + 16;
@@ -294,7 +304,8 @@ static int open_combined(vl_aead_key *k, uint8_t *out, size_t *out_len, size_t o
                          size_t nonce_len, const uint8_t *in, size_t in_len)
 {
     struct op o;
-    int rc = open_begin(k, &o, out, out_len, out_cap, ad, ad_count, nonce, nonce_len, in, in_len);
+    int rc =
+        open_begin(k, &o, 1, out, out_len, out_cap, ad, ad_count, nonce, nonce_len, in, in_len);
     if (rc != VL_OK)
         return rc;
     struct vl_key *key = vl_key_of(k);
@@ -405,7 +416,37 @@ static int batch_one(vl_aead_key *k, vl_aead_msg *m, int seal)
                                m->in, m->in_len, m->ad, m->ad_len);
 }
 
-/* One chunk of SIV messages through s2v_batch. */
+/* Reserves usage for the |n| checked messages of a chunk in one step
+ * (one atomic each for count and bytes); when the budget cannot take them
+ * all, message by message in order, exactly as single calls would. Returns
+ * how many kept their reservation, compacting |idx|; the others get
+ * VL_ERR_LIMIT and a zeroed output. */
+static size_t batch_reserve(struct vl_key *key, vl_aead_msg *msgs, struct op *ops, size_t *idx,
+                            size_t n, int seal)
+{
+    uint64_t bytes = 0;
+    for (size_t j = 0; j < n; j++)
+        bytes += ops[j].len;
+    if ((seal ? vl_usage_reserve_seal(key, n, bytes) : vl_usage_reserve_open(key, n)) == VL_OK)
+        return n;
+    size_t kept = 0;
+    for (size_t j = 0; j < n; j++) {
+        vl_aead_msg *m = &msgs[idx[j]];
+        if ((seal ? vl_usage_reserve_seal(key, 1, ops[j].len) : vl_usage_reserve_open(key, 1)) !=
+            VL_OK) {
+            m->status = VL_ERR_LIMIT;
+            wipe_out(m->out, m->out_cap, &m->out_len);
+            continue;
+        }
+        ops[kept] = ops[j];
+        idx[kept++] = idx[j];
+    }
+    return kept;
+}
+
+/* One chunk of SIV messages through s2v_batch. Messages are checked one by
+ * one (a bad one costs only its own status), usage is reserved for the
+ * chunk at once, then the chains of all of them run interleaved. */
 static void siv_batch_chunk(vl_aead_key *k, vl_aead_msg *msgs, size_t count, int seal)
 {
     struct vl_key *key = vl_key_of(k);
@@ -417,30 +458,43 @@ static void siv_batch_chunk(vl_aead_key *k, vl_aead_msg *msgs, size_t count, int
 
     for (size_t i = 0; i < count; i++) {
         vl_aead_msg *m = &msgs[i];
-        ads[n] = (vl_slice){m->ad, m->ad_len};
-        m->status = seal ? seal_begin(k, &ops[n], m->out, &m->out_len, m->out_cap, &ads[n], 1,
+        ads[i] = (vl_slice){m->ad, m->ad_len};
+        m->status = seal ? seal_begin(k, &ops[n], 0, m->out, &m->out_len, m->out_cap, &ads[i], 1,
                                       m->nonce, m->nonce_len, m->in, m->in_len)
-                         : open_begin(k, &ops[n], m->out, &m->out_len, m->out_cap, &ads[n], 1,
-                                      m->nonce, m->nonce_len, m->in, m->in_len);
-        if (m->status != VL_OK)
-            continue;
+                         : open_begin(k, &ops[n], 0, m->out, &m->out_len, m->out_cap, &ads[i],
+                                      1, m->nonce, m->nonce_len, m->in, m->in_len);
+        if (m->status == VL_OK)
+            idx[n++] = i;
+    }
+    n = batch_reserve(key, msgs, ops, idx, n, seal);
+    for (size_t j = 0; j < n; j++) {
         if (!seal)
-            open_decrypt(key, &ops[n], tags[n], computed[n]);
+            open_decrypt(key, &ops[j], tags[j], computed[j]);
         /* S2V runs over the plaintext: the input on seal, the output on open. */
-        jobs[n] = (struct vl_s2v_job){&ads[n], 1, m->nonce, m->nonce_len,
-                                      seal ? ops[n].in : ops[n].out, ops[n].len};
-        idx[n++] = i;
+        jobs[j] = (struct vl_s2v_job){ops[j].ad, 1, ops[j].nonce, ops[j].nonce_len,
+                                      seal ? ops[j].in : ops[j].out, ops[j].len};
     }
     key->impl->siv.s2v_batch(key->state, seal ? tags : computed, jobs, n);
+    uint64_t failed = 0;
     for (size_t j = 0; j < n; j++) {
         vl_aead_msg *m = &msgs[idx[j]];
         if (seal) {
             siv_seal_finish(key, &ops[j], tags[j]);
             m->out_len = ops[j].len + 16;
+        } else if (tags_match(tags[j], computed[j])) {
+            m->out_len = ops[j].len;
         } else {
-            m->status = open_end(key, &ops[j], tags[j], computed[j], m->out_cap, &m->out_len);
+            m->status = VL_ERR_AUTH;
+            wipe_out(m->out, m->out_cap, &m->out_len);
+            failed++;
         }
     }
+    if (!seal)
+        vl_usage_settle_open(key, n - failed, failed);
+    /* One wipe per chunk: a 16-byte wipe per message stalls the next
+     * message's CTR on a store to the neighbouring tag. */
+    vl_memzero(tags, sizeof tags);
+    vl_memzero(computed, sizeof computed);
 }
 
 static int batch(vl_aead_key *k, vl_aead_msg *msgs, size_t count, int seal)

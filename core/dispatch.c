@@ -6,8 +6,16 @@
 
 #include "impl.h"
 
-/* Most preferred first. Each arch issue adds its paths here. */
+/* Most preferred first; only the target architecture's paths are built. */
 static const struct vl_impl *const impls[] = {
+#if defined(__x86_64__)
+    &vl_impl_vaes_avx512,
+    &vl_impl_vaes_avx2,
+    &vl_impl_aesni,
+#endif
+#if defined(__aarch64__)
+    &vl_impl_armv8_ce,
+#endif
     &vl_impl_portable,
 };
 

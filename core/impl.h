@@ -70,6 +70,9 @@ extern const struct vl_impl vl_impl_portable;
 #if defined(__x86_64__)
 extern const struct vl_impl vl_impl_aesni, vl_impl_vaes_avx2, vl_impl_vaes_avx512;
 #endif
+#if defined(__aarch64__)
+extern const struct vl_impl vl_impl_armv8_ce;
+#endif
 
 /* Paths in order of preference; the first supported one is the default. */
 const struct vl_impl *const *vl_impl_list(size_t *count);

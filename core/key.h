@@ -41,13 +41,13 @@ static inline const struct vl_key *vl_key_of_const(const vl_aead_key *k)
 
 /* Usage accounting, core/usage.c. */
 void vl_usage_reset(struct vl_key *key);
-/* Reserve one seal of |bytes|; VL_ERR_LIMIT, with nothing counted, when a
- * limit would be passed. A reservation is never returned: the caller has
- * already checked everything that could make the seal fail. */
-int vl_usage_reserve_seal(struct vl_key *key, uint64_t bytes);
-/* Reserve the right to risk one failed open; VL_ERR_LIMIT at the limit. */
-int vl_usage_reserve_open(struct vl_key *key);
-/* Settle an open reservation: |failed| makes it permanent. */
-void vl_usage_settle_open(struct vl_key *key, int failed);
+/* Reserve |count| seals of |bytes| in all; VL_ERR_LIMIT, with nothing
+ * counted, when a limit would be passed. A reservation is never returned:
+ * the caller has already checked everything that could make a seal fail. */
+int vl_usage_reserve_seal(struct vl_key *key, uint64_t count, uint64_t bytes);
+/* Reserve the right to risk |count| failed opens; VL_ERR_LIMIT at the limit. */
+int vl_usage_reserve_open(struct vl_key *key, uint64_t count);
+/* Settle open reservations: failures become permanent, the others return. */
+void vl_usage_settle_open(struct vl_key *key, uint64_t ok, uint64_t failed);
 
 #endif /* VL_CORE_KEY_H */

@@ -80,32 +80,32 @@ static int add_below(_Atomic uint64_t *c, uint64_t n, uint64_t max)
     return 1;
 }
 
-int vl_usage_reserve_seal(struct vl_key *key, uint64_t bytes)
+int vl_usage_reserve_seal(struct vl_key *key, uint64_t count, uint64_t bytes)
 {
     uint64_t max_seals = atomic_load_explicit(&key->max_seals, memory_order_relaxed);
     uint64_t max_bytes = atomic_load_explicit(&key->max_bytes, memory_order_relaxed);
-    if (!add_below(&key->seals, 1, max_seals))
+    if (!add_below(&key->seals, count, max_seals))
         return VL_ERR_LIMIT;
     if (!add_below(&key->bytes_sealed, bytes, max_bytes)) {
-        /* Give the seal back: this message does not fit the byte budget. */
-        atomic_fetch_sub_explicit(&key->seals, 1, memory_order_relaxed);
+        /* Give the seals back: these messages do not fit the byte budget. */
+        atomic_fetch_sub_explicit(&key->seals, count, memory_order_relaxed);
         return VL_ERR_LIMIT;
     }
     return VL_OK;
 }
 
-int vl_usage_reserve_open(struct vl_key *key)
+int vl_usage_reserve_open(struct vl_key *key, uint64_t count)
 {
     uint64_t max = atomic_load_explicit(&key->max_open_failures, memory_order_relaxed);
-    return add_below(&key->open_reserved, 1, max) ? VL_OK : VL_ERR_LIMIT;
+    return add_below(&key->open_reserved, count, max) ? VL_OK : VL_ERR_LIMIT;
 }
 
-void vl_usage_settle_open(struct vl_key *key, int failed)
+void vl_usage_settle_open(struct vl_key *key, uint64_t ok, uint64_t failed)
 {
     if (failed)
-        atomic_fetch_add_explicit(&key->open_failures, 1, memory_order_relaxed);
-    else
-        atomic_fetch_sub_explicit(&key->open_reserved, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&key->open_failures, failed, memory_order_relaxed);
+    if (ok)
+        atomic_fetch_sub_explicit(&key->open_reserved, ok, memory_order_relaxed);
 }
 
 static int key_ok(const vl_aead_key *k)

@@ -5,6 +5,14 @@ void vl_memzero(void *p, size_t n)
 {
     if (p == NULL || n == 0)
         return;
+    if (n <= 64) {
+        /* Tags, counters and partial blocks: volatile stores are cheaper
+         * than a call into memset, which also stalls on the neighbours. */
+        volatile unsigned char *v = (volatile unsigned char *)p;
+        for (size_t i = 0; i < n; i++)
+            v[i] = 0;
+        return;
+    }
 #if defined(__GNUC__) || defined(__clang__)
     memset(p, 0, n);
     /* The empty asm "uses" the buffer, so the stores above cannot be
