@@ -45,64 +45,58 @@ static int is_siv(const struct vl_key *key)
 
 /* A (pointer, length) pair is valid when the pointer is set or the length
  * is zero. */
-static int buf_ok(const void *p, size_t len)
+/* These run on every call, so they combine their tests with & and | (no
+ * short-circuit branches) and are inlined into one straight-line check. */
+static inline int buf_ok(const void *p, size_t len)
 {
-    return p != NULL || len == 0;
+    return (p != NULL) | (len == 0);
 }
 
-static int overlap(const void *a, size_t a_len, const void *b, size_t b_len)
+static inline int overlap(const void *a, size_t a_len, const void *b, size_t b_len)
 {
-    if (a_len == 0 || b_len == 0)
-        return 0;
     uintptr_t x = (uintptr_t)a, y = (uintptr_t)b;
-    return x < y + b_len && y < x + a_len;
+    return (a_len != 0) & (b_len != 0) & (x < y + b_len) & (y < x + a_len);
 }
 
 /* Output body either exactly in place or apart from all input; nonce and
  * AD never inside the output. */
-static int aliasing_ok(const struct op *o)
+static inline int aliasing_ok(const struct op *o)
 {
-    if (o->out != o->in && overlap(o->out_all, o->out_all_len, o->in_all, o->in_all_len))
-        return 0;
-    if (overlap(o->nonce, o->nonce_len, o->out_all, o->out_all_len))
-        return 0;
+    int bad = (o->out != o->in) & overlap(o->out_all, o->out_all_len, o->in_all, o->in_all_len);
+    bad |= overlap(o->nonce, o->nonce_len, o->out_all, o->out_all_len);
     for (size_t i = 0; i < o->ad_count; i++)
-        if (overlap(o->ad[i].ptr, o->ad[i].len, o->out_all, o->out_all_len))
-            return 0;
-    return 1;
+        bad |= overlap(o->ad[i].ptr, o->ad[i].len, o->out_all, o->out_all_len);
+    return !bad;
 }
 
 /* A body length over the algorithm's maximum (SP 800-38D §5.2.1.1 for
  * GCM) is refused before any buffer is touched, even to zero it: such a
  * length does not describe a buffer the caller really has. */
-static int body_len_ok(const struct vl_key *key, size_t len)
+static inline int body_len_ok(const struct vl_key *key, size_t len)
 {
-    return is_siv(key) || (uint64_t)len <= GCM_MAX_PLAINTEXT;
+    return is_siv(key) | ((uint64_t)len <= GCM_MAX_PLAINTEXT);
 }
 
 /* Counts (checked before the AD vector is walked) and the other lengths. */
-static int limits_ok(const struct vl_key *key, const struct op *o)
+static inline int limits_ok(const struct vl_key *key, const struct op *o)
 {
     if (is_siv(key))
-        return o->ad_count <= VL_SIV_MAX_COMPONENTS &&
-               o->ad_count + (o->nonce_len > 0) <= VL_SIV_MAX_COMPONENTS;
-    return o->ad_count == 1 && o->nonce_len != 0 &&
-           (uint64_t)o->nonce_len <= GCM_MAX_AD_OR_IV && body_len_ok(key, o->len) &&
-           (uint64_t)o->ad[0].len <= GCM_MAX_AD_OR_IV;
+        return (o->ad_count <= VL_SIV_MAX_COMPONENTS) &
+               (o->ad_count + (o->nonce_len > 0) <= VL_SIV_MAX_COMPONENTS);
+    /* ad_count is checked first: ad[0] exists only when it is 1. */
+    return o->ad_count == 1 &&
+           ((o->nonce_len != 0) & ((uint64_t)o->nonce_len <= GCM_MAX_AD_OR_IV) &
+            ((uint64_t)o->len <= GCM_MAX_PLAINTEXT) & ((uint64_t)o->ad[0].len <= GCM_MAX_AD_OR_IV));
 }
 
-static int check_op(const struct vl_key *key, const struct op *o)
+static inline int check_op(const struct vl_key *key, const struct op *o)
 {
-    if (!limits_ok(key, o))
+    if (!limits_ok(key, o) || (o->ad_count != 0 && o->ad == NULL))
         return VL_ERR_ARG;
-    if (!buf_ok(o->nonce, o->nonce_len) || !buf_ok(o->in, o->len) || !buf_ok(o->out, o->len))
-        return VL_ERR_ARG;
-    if (o->ad_count != 0 && o->ad == NULL)
-        return VL_ERR_ARG;
+    int ok = buf_ok(o->nonce, o->nonce_len) & buf_ok(o->in, o->len) & buf_ok(o->out, o->len);
     for (size_t i = 0; i < o->ad_count; i++)
-        if (!buf_ok(o->ad[i].ptr, o->ad[i].len))
-            return VL_ERR_ARG;
-    return aliasing_ok(o) ? VL_OK : VL_ERR_ARG;
+        ok &= buf_ok(o->ad[i].ptr, o->ad[i].len);
+    return ok && aliasing_ok(o) ? VL_OK : VL_ERR_ARG;
 }
 
 /* Seal and open run in phases (check and reserve, compute, finish) so the
@@ -110,7 +104,7 @@ static int check_op(const struct vl_key *key, const struct op *o)
 
 /* |reserve| = 0 leaves the usage reservation to the caller (the batch
  * reserves a whole chunk at once). */
-static int seal_check(struct vl_key *key, const struct op *o, int reserve)
+static inline int seal_check(struct vl_key *key, const struct op *o, int reserve)
 {
     int rc = check_op(key, o);
     if (rc == VL_OK && overlap(o->tag_out, 16, o->in_all, o->in_all_len))
@@ -129,7 +123,7 @@ static void siv_seal_finish(const struct vl_key *key, const struct op *o, const 
     memcpy(o->tag_out, v, 16);
 }
 
-static void seal_compute(const struct vl_key *key, const struct op *o)
+static inline void seal_compute(const struct vl_key *key, const struct op *o)
 {
     const struct vl_impl *impl = key->impl;
     if (is_siv(key)) {
@@ -143,10 +137,10 @@ static void seal_compute(const struct vl_key *key, const struct op *o)
     }
 }
 
-static int open_check(struct vl_key *key, const struct op *o, int reserve)
+static inline int open_check(struct vl_key *key, const struct op *o, int reserve)
 {
     int rc = check_op(key, o);
-    return rc == VL_OK && reserve ? vl_usage_reserve_open(key, 1) : rc;
+    return rc == VL_OK && reserve ? vl_usage_open_allowed(key) : rc;
 }
 
 /* Decrypts into o->out; for SIV this is RFC 5297 §2.7's P = CTR(K2, V, C),
@@ -183,7 +177,7 @@ static int open_verdict(struct vl_key *key, uint8_t expected[16], uint8_t comput
     int ok = tags_match(expected, computed);
     vl_memzero(computed, 16);
     vl_memzero(expected, 16);
-    vl_usage_settle_open(key, ok, !ok);
+    vl_usage_count_failures(key, !ok);
     return ok ? VL_OK : VL_ERR_AUTH;
 }
 
@@ -230,12 +224,12 @@ static int seal_begin(vl_aead_key *k, struct op *o, int reserve, uint8_t *out,
     }
     struct vl_key *key = vl_key_of(k);
     int siv = is_siv(key);
-    *o = (struct op){
-        .nonce = nonce, .nonce_len = nonce_len, .ad = ad, .ad_count = ad_count,
-        .in = in, .out = siv ? out + 16 : out, .len = in_len,
-        .tag_out = siv ? out : out + in_len,
-        .in_all = in, .in_all_len = in_len, .out_all = out, .out_all_len = in_len + 16,
-    };
+    /* Field by field: a compound literal would first zero the struct with
+     * a rep stos, which costs more than the rest of the checks. */
+    o->nonce = nonce, o->nonce_len = nonce_len, o->ad = ad, o->ad_count = ad_count;
+    o->in = in, o->out = siv ? out + 16 : out, o->len = in_len;
+    o->tag_out = siv ? out : out + in_len, o->tag_in = NULL;
+    o->in_all = in, o->in_all_len = in_len, o->out_all = out, o->out_all_len = in_len + 16;
     if (!body_len_ok(key, in_len))
         return VL_ERR_ARG;
     int rc = VL_ERR_ARG;
@@ -259,11 +253,10 @@ static int open_begin(vl_aead_key *k, struct op *o, int reserve, uint8_t *out,
     struct vl_key *key = vl_key_of(k);
     int siv = is_siv(key);
     size_t len = in_len - 16;
-    *o = (struct op){
-        .nonce = nonce, .nonce_len = nonce_len, .ad = ad, .ad_count = ad_count,
-        .in = siv ? in + 16 : in, .out = out, .len = len, .tag_in = siv ? in : in + len,
-        .in_all = in, .in_all_len = in_len, .out_all = out, .out_all_len = len,
-    };
+    o->nonce = nonce, o->nonce_len = nonce_len, o->ad = ad, o->ad_count = ad_count;
+    o->in = siv ? in + 16 : in, o->out = out, o->len = len;
+    o->tag_out = NULL, o->tag_in = siv ? in : in + len;
+    o->in_all = in, o->in_all_len = in_len, o->out_all = out, o->out_all_len = len;
     if (!body_len_ok(key, len))
         return VL_ERR_ARG;
     int rc = VL_ERR_ARG;
@@ -427,12 +420,12 @@ static size_t batch_reserve(struct vl_key *key, vl_aead_msg *msgs, struct op *op
     uint64_t bytes = 0;
     for (size_t j = 0; j < n; j++)
         bytes += ops[j].len;
-    if ((seal ? vl_usage_reserve_seal(key, n, bytes) : vl_usage_reserve_open(key, n)) == VL_OK)
+    if ((seal ? vl_usage_reserve_seal(key, n, bytes) : vl_usage_open_allowed(key)) == VL_OK)
         return n;
     size_t kept = 0;
     for (size_t j = 0; j < n; j++) {
         vl_aead_msg *m = &msgs[idx[j]];
-        if ((seal ? vl_usage_reserve_seal(key, 1, ops[j].len) : vl_usage_reserve_open(key, 1)) !=
+        if ((seal ? vl_usage_reserve_seal(key, 1, ops[j].len) : vl_usage_open_allowed(key)) !=
             VL_OK) {
             m->status = VL_ERR_LIMIT;
             wipe_out(m->out, m->out_cap, &m->out_len);
@@ -489,8 +482,7 @@ static void siv_batch_chunk(vl_aead_key *k, vl_aead_msg *msgs, size_t count, int
             failed++;
         }
     }
-    if (!seal)
-        vl_usage_settle_open(key, n - failed, failed);
+    vl_usage_count_failures(key, failed);
     /* One wipe per chunk: a 16-byte wipe per message stalls the next
      * message's CTR on a store to the neighbouring tag. */
     vl_memzero(tags, sizeof tags);

@@ -15,13 +15,14 @@ struct vl_key {
     uint64_t magic;
     const struct vl_impl *impl;
     uint32_t alg;
+    uint32_t pair_cas; /* reserve seals and bytes with one 16-byte CAS */
     _Atomic uint64_t max_seals, max_bytes, max_open_failures, rotate_at_seals;
     /* Line 1, the counters, written by every seal (and failed open), kept
      * apart so they do not bounce the read-only lines between cores. */
+    /* seals and bytes_sealed are adjacent and 16-byte aligned: on x86-64
+     * one cmpxchg16b reserves both (core/usage.c). */
     alignas(64) _Atomic uint64_t seals;
     _Atomic uint64_t bytes_sealed, open_failures;
-    /* Failed opens plus opens in flight: what max_open_failures bounds. */
-    _Atomic uint64_t open_reserved;
     /* The path's key schedule and precomputation. */
     alignas(64) unsigned char state[VL_IMPL_STATE_BYTES];
 };
@@ -45,9 +46,12 @@ void vl_usage_reset(struct vl_key *key);
  * counted, when a limit would be passed. A reservation is never returned:
  * the caller has already checked everything that could make a seal fail. */
 int vl_usage_reserve_seal(struct vl_key *key, uint64_t count, uint64_t bytes);
-/* Reserve the right to risk |count| failed opens; VL_ERR_LIMIT at the limit. */
-int vl_usage_reserve_open(struct vl_key *key, uint64_t count);
-/* Settle open reservations: failures become permanent, the others return. */
-void vl_usage_settle_open(struct vl_key *key, uint64_t ok, uint64_t failed);
+/* VL_OK while failed opens are below max_open_failures, else VL_ERR_LIMIT.
+ * A plain load, no reservation: opens that pass it concurrently may each
+ * still fail, so the count can pass the limit by the opens in flight at
+ * that moment, after which every open is refused (see core/usage.c). */
+int vl_usage_open_allowed(const struct vl_key *key);
+/* Count |failed| failed opens. */
+void vl_usage_count_failures(struct vl_key *key, uint64_t failed);
 
 #endif /* VL_CORE_KEY_H */

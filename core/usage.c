@@ -55,6 +55,31 @@ static void store_limits(struct vl_key *key, const vl_limits *l)
     atomic_store_explicit(&key->rotate_at_seals, l->rotate_at_seals, memory_order_relaxed);
 }
 
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <cpuid.h>
+#define VL_PAIR_CAS 1
+
+/* CMPXCHG16B exists on every x86-64 CPU but the first AMD64 parts; check. */
+static uint32_t cpu_has_cx16(void)
+{
+    unsigned a, b, c, d;
+    return __get_cpuid(1, &a, &b, &c, &d) ? (c >> 13) & 1 : 0;
+}
+
+/* One locked compare-and-swap of the 16-byte pair at |p| (seals, bytes):
+ * half the cost of two locked adds, and the pair moves as one. */
+static int cas_pair(_Atomic uint64_t *p, uint64_t *lo, uint64_t *hi, uint64_t new_lo,
+                    uint64_t new_hi)
+{
+    unsigned char ok;
+    __asm__ __volatile__("lock cmpxchg16b %1\n\tsete %0"
+                         : "=q"(ok), "+m"(*(volatile __int128 *)(void *)p), "+a"(*lo), "+d"(*hi)
+                         : "b"(new_lo), "c"(new_hi)
+                         : "memory", "cc");
+    return ok;
+}
+#endif
+
 void vl_usage_reset(struct vl_key *key)
 {
     vl_limits l;
@@ -63,7 +88,9 @@ void vl_usage_reset(struct vl_key *key)
     atomic_init(&key->seals, 0);
     atomic_init(&key->bytes_sealed, 0);
     atomic_init(&key->open_failures, 0);
-    atomic_init(&key->open_reserved, 0);
+#ifdef VL_PAIR_CAS
+    key->pair_cas = cpu_has_cx16();
+#endif
 }
 
 /* Add |n| to |*c| unless the sum would pass |max|. Returns 1 when added.
@@ -84,6 +111,20 @@ int vl_usage_reserve_seal(struct vl_key *key, uint64_t count, uint64_t bytes)
 {
     uint64_t max_seals = atomic_load_explicit(&key->max_seals, memory_order_relaxed);
     uint64_t max_bytes = atomic_load_explicit(&key->max_bytes, memory_order_relaxed);
+    if (count > max_seals || bytes > max_bytes)
+        return VL_ERR_LIMIT;
+#ifdef VL_PAIR_CAS
+    if (key->pair_cas) {
+        /* The two loads may tear; the CAS then fails and reloads both. */
+        uint64_t s = atomic_load_explicit(&key->seals, memory_order_relaxed);
+        uint64_t b = atomic_load_explicit(&key->bytes_sealed, memory_order_relaxed);
+        do {
+            if (s > max_seals - count || b > max_bytes - bytes)
+                return VL_ERR_LIMIT;
+        } while (!cas_pair(&key->seals, &s, &b, s + count, b + bytes));
+        return VL_OK;
+    }
+#endif
     if (!add_below(&key->seals, count, max_seals))
         return VL_ERR_LIMIT;
     if (!add_below(&key->bytes_sealed, bytes, max_bytes)) {
@@ -94,18 +135,24 @@ int vl_usage_reserve_seal(struct vl_key *key, uint64_t count, uint64_t bytes)
     return VL_OK;
 }
 
-int vl_usage_reserve_open(struct vl_key *key, uint64_t count)
+/* Failed opens are checked with a load and counted after the fact rather
+ * than reserved: a reservation costs two locked operations on every
+ * successful open, which is the common case. The price is that the count
+ * may pass max_open_failures by the number of opens in flight when it is
+ * reached (one per thread at most); the defaults (2^36) leave orders of
+ * magnitude of margin for that, and every open after it is refused. */
+int vl_usage_open_allowed(const struct vl_key *key)
 {
-    uint64_t max = atomic_load_explicit(&key->max_open_failures, memory_order_relaxed);
-    return add_below(&key->open_reserved, count, max) ? VL_OK : VL_ERR_LIMIT;
+    struct vl_key *k = (struct vl_key *)key;
+    uint64_t max = atomic_load_explicit(&k->max_open_failures, memory_order_relaxed);
+    uint64_t failures = atomic_load_explicit(&k->open_failures, memory_order_relaxed);
+    return failures < max ? VL_OK : VL_ERR_LIMIT;
 }
 
-void vl_usage_settle_open(struct vl_key *key, uint64_t ok, uint64_t failed)
+void vl_usage_count_failures(struct vl_key *key, uint64_t failed)
 {
     if (failed)
         atomic_fetch_add_explicit(&key->open_failures, failed, memory_order_relaxed);
-    if (ok)
-        atomic_fetch_sub_explicit(&key->open_reserved, ok, memory_order_relaxed);
 }
 
 static int key_ok(const vl_aead_key *k)
@@ -160,8 +207,6 @@ int vl_aead_should_rotate(const vl_aead_key *k)
     vl_usage u;
     vl_aead_get_limits(k, &l);
     vl_aead_usage(k, &u);
-    uint64_t reserved =
-        atomic_load_explicit(&vl_key_of((vl_aead_key *)k)->open_reserved, memory_order_relaxed);
     return u.seals >= l.rotate_at_seals || u.seals >= l.max_seals ||
-           u.bytes_sealed >= l.max_bytes || reserved >= l.max_open_failures;
+           u.bytes_sealed >= l.max_bytes || u.open_failures >= l.max_open_failures;
 }

@@ -151,7 +151,12 @@ int vl_aead_open_batch(vl_aead_key *k, vl_aead_msg *msgs, size_t count) VL_MUST_
 
 /* Usage accounting (SP 800-38D §8.3; CFRG "Usage Limits on AEAD Algorithms").
  * Counts are exact under any number of threads: with max_seals = N exactly N
- * seals succeed. A limit equal to UINT64_MAX means "no limit". */
+ * seals succeed, never N + 1, and max_bytes is never passed. Failed opens
+ * are checked before an open and counted after it (a reservation would put
+ * two locked operations on every successful open): under concurrent
+ * forgeries the count may pass max_open_failures by the opens in flight at
+ * that moment (at most one per thread), after which every open is refused.
+ * A limit equal to UINT64_MAX means "no limit". */
 typedef struct { uint64_t seals, bytes_sealed, open_failures; } vl_usage;
 typedef struct { uint64_t max_seals, max_bytes, max_open_failures, rotate_at_seals; } vl_limits;
 
