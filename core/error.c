@@ -18,6 +18,8 @@ const char *vl_strerror(int err)
     case VL_ERR_KEY_DISABLED: return "key disabled";
     case VL_ERR_KEY_DESTROYED: return "key destroyed";
     case VL_ERR_IO: return "I/O error";
+    case VL_ERR_EXISTS: return "already exists";
+    case VL_ERR_BUSY: return "still in use: delete what depends on it first";
     default: return "unknown error";
     }
 }

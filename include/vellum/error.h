@@ -24,7 +24,9 @@ enum {
     VL_ERR_KMS_DENIED = -10,     /* credentials or permissions */
     VL_ERR_KEY_DISABLED = -11,
     VL_ERR_KEY_DESTROYED = -12,
-    VL_ERR_IO = -13
+    VL_ERR_IO = -13,
+    VL_ERR_EXISTS = -14,         /* a record with that identity already exists */
+    VL_ERR_BUSY = -15            /* refused while something still depends on it */
 };
 
 /* vl_strerror returns a static, human-readable description of |err|. It never
