@@ -59,11 +59,19 @@ static void store_limits(struct vl_key *key, const vl_limits *l)
 #include <cpuid.h>
 #define VL_PAIR_CAS 1
 
-/* CMPXCHG16B exists on every x86-64 CPU but the first AMD64 parts; check. */
+/* CMPXCHG16B exists on every x86-64 CPU but the first AMD64 parts; check,
+ * once: CPUID traps to the hypervisor on VMs (about 7 us here), which would
+ * dominate every vl_aead_init. A race only probes twice. */
 static uint32_t cpu_has_cx16(void)
 {
-    unsigned a, b, c, d;
-    return __get_cpuid(1, &a, &b, &c, &d) ? (c >> 13) & 1 : 0;
+    static atomic_uint cached; /* 0 = unknown, else 1 + the answer */
+    unsigned v = atomic_load_explicit(&cached, memory_order_relaxed);
+    if (v == 0) {
+        unsigned a, b, c, d;
+        v = 1 + (__get_cpuid(1, &a, &b, &c, &d) ? (c >> 13) & 1 : 0);
+        atomic_store_explicit(&cached, v, memory_order_relaxed);
+    }
+    return v - 1;
 }
 
 /* One locked compare-and-swap of the 16-byte pair at |p| (seals, bytes):

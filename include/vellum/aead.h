@@ -3,8 +3,10 @@
  * A vl_aead_key is caller-owned, fixed-size and never allocates. It holds the
  * expanded key, the CPU path chosen at vl_aead_init, and the key's usage
  * counters. Once initialised, one key may be used by any number of threads at
- * once for seal and open; vl_aead_init, vl_aead_set_limits and vl_aead_wipe
- * must not race with other calls on the same key.
+ * once for seal and open, and vl_aead_set_limits may change limits while
+ * they run (each limit is one atomic word; a seal sees the old or the new
+ * value). vl_aead_init and vl_aead_wipe must not race with other calls on
+ * the same key.
  *
  * Buffers: every (pointer, length) pair may have a NULL pointer only when its
  * length is 0. The plaintext/ciphertext body of the output must either start
