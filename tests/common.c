@@ -240,6 +240,31 @@ void vt_rng_fill(vt_rng *r, void *buf, size_t n)
     }
 }
 
+/* ---- run length ---------------------------------------------------------- */
+
+double vt_scale(void)
+{
+    static double scale;
+    if (scale == 0) {
+        const char *env = getenv("VL_TEST_SCALE");
+        double v = env != NULL ? strtod(env, NULL) : 0;
+        scale = v > 0 ? v : 1;
+    }
+    return scale;
+}
+
+size_t vt_scaled(size_t n)
+{
+    double v = (double)n * vt_scale();
+    return v < 1 ? 1 : (size_t)v;
+}
+
+size_t vt_scaled_step(size_t n)
+{
+    size_t steps = vt_scaled(n);
+    return steps >= n ? 1 : (n + steps - 1) / steps;
+}
+
 /* ---- guard pages --------------------------------------------------------- */
 
 size_t vt_page_size(void)

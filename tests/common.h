@@ -66,6 +66,19 @@ const char *vt_json_str(const json_t *obj, const char *field);
 /* 1 when all |n| bytes at |p| are zero (n == 0 counts as zero). */
 int vt_is_zero(const void *p, size_t n);
 
+/* ---- run length ---------------------------------------------------------- */
+
+/* VL_TEST_SCALE: a factor (default 1) the heavy randomized loops multiply
+ * their case counts by; `make check-valgrind` sets it well below 1, since
+ * memcheck runs the suite 30-50x slower. vt_scale() reads it once
+ * (non-numeric or <= 0: 1). vt_scaled(n) is max(1, n * scale). Loops
+ * that promise a full sweep (every length 0..1024) step through it with
+ * vt_scaled_step() instead, so they keep both ends. */
+double vt_scale(void);
+size_t vt_scaled(size_t n);
+/* The stride that makes a sweep of |n| values take vt_scaled(n) steps. */
+size_t vt_scaled_step(size_t n);
+
 /* ---- deterministic PRNG (splitmix64) ------------------------------------ */
 
 typedef struct vt_rng {

@@ -50,7 +50,7 @@ static size_t total_cases(void)
         if (v > 0)
             return (size_t)v;
     }
-    return DEFAULT_CASES;
+    return vt_scaled(DEFAULT_CASES);
 }
 
 /* Scratch buffers, allocated once per test process; each case places its
@@ -283,10 +283,11 @@ Test(differential, large, .timeout = 600)
         vt_rng r = {UINT64_C(0x76656c6c756d0004) ^ ((uint64_t)pi << 56)};
         double t0 = now();
         for (size_t a = 0; a < 3; a++) {
-            for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++)
+            /* VL_TEST_SCALE < 1 (valgrind): the shortest of the long ones only. */
+            for (size_t i = 0; i < (vt_scale() < 1 ? 1 : sizeof lens / sizeof lens[0]); i++)
                 one_case(paths[pi], algs[a], &r, &s, lens[i], vt_rng_range(&r, 0, MAX_AD),
                          pick_nonce_len(&r, algs[a]), &st, "large", i);
-            for (size_t i = 0; i < 40; i++)
+            for (size_t i = 0; i < vt_scaled(40); i++)
                 one_case(paths[pi], algs[a], &r, &s, vt_rng_range(&r, 2049, 131072),
                          pick_ad_len(&r), pick_nonce_len(&r, algs[a]), &st, "large",
                          i + sizeof lens / sizeof lens[0]);
@@ -348,20 +349,33 @@ static void cross_case(const struct vl_impl *a, const struct vl_impl *b, vl_alg 
     vl_aead_wipe(&kb);
 }
 
+/* The next length of a 0..1024 sweep. */
+static size_t sweep_next(size_t len, size_t step)
+{
+    return len + step < 1024 ? len + step : 1024;
+}
+
 static void run_cross(vl_alg alg, uint64_t seed)
 {
     const struct vl_impl *paths[VT_MAX_PATHS];
-    size_t npaths = vt_paths(paths), cases = 0;
+    size_t npaths = vt_paths(paths), cases = 0, step = vt_scaled_step(1025);
     struct scratch s;
     vt_rng r = {seed};
     double t0 = now();
     scratch_init(&s);
     for (size_t ia = 0; ia < npaths; ia++)
         for (size_t ib = 0; ib < npaths; ib++) {
-            for (size_t len = 0; len <= 1024; len++, cases++) /* plaintext length sweep */
+            /* step is 1 but under VL_TEST_SCALE; 0 and 1024 always run */
+            for (size_t len = 0;; len = sweep_next(len, step)) { /* plaintext length sweep */
                 cross_case(paths[ia], paths[ib], alg, &r, &s, len, vt_rng_range(&r, 0, 80));
-            for (size_t len = 0; len <= 1024; len++, cases++) /* AD length sweep */
+                if (cases++, len == 1024)
+                    break;
+            }
+            for (size_t len = 0;; len = sweep_next(len, step)) { /* AD length sweep */
                 cross_case(paths[ia], paths[ib], alg, &r, &s, vt_rng_range(&r, 0, 48), len);
+                if (cases++, len == 1024)
+                    break;
+            }
         }
     scratch_free(&s);
     fprintf(stderr,
@@ -435,7 +449,7 @@ Test(cross_path, siv_s2v_batch, .timeout = 600)
         cr_assert_eq(vl_siv_ct_init_key(&ref, key, 64), 0);
         const void *st = vl_aead_state(&k);
         p->siv.s2v_batch(st, v, jobs, 0); /* nothing to do, nothing written */
-        for (size_t iter = 0; iter < 600; iter++, calls++) {
+        for (size_t iter = 0; iter < vt_scaled(600); iter++, calls++) {
             size_t n = iter < MAX_JOBS ? iter + 1 : vt_rng_range(&r, 1, MAX_JOBS);
             /* Some calls make every job alike (lanes in lockstep), some
              * make one job long and the rest short. */
