@@ -99,14 +99,32 @@ static inline int check_op(const struct vl_key *key, const struct op *o)
     return ok && aliasing_ok(o) ? VL_OK : VL_ERR_ARG;
 }
 
+/* Paths get a valid pointer even for an empty buffer: forming NULL + 0 is
+ * undefined behaviour in C, and a path may do it on a zero-length tail. */
+static const uint8_t empty_in[16];
+static uint8_t empty_out[16];
+
+static inline const uint8_t *nonnull(const uint8_t *p)
+{
+    return p != NULL ? p : empty_in;
+}
+
+static inline void no_null_buffers(struct op *o)
+{
+    o->in = nonnull(o->in);
+    if (o->out == NULL)
+        o->out = empty_out; /* only ever with len 0: nothing is written */
+}
+
 /* Seal and open run in phases (check and reserve, compute, finish) so the
  * batch calls can put many messages' S2V through one multi-buffer pass. */
 
 /* |reserve| = 0 leaves the usage reservation to the caller (the batch
  * reserves a whole chunk at once). */
-static inline int seal_check(struct vl_key *key, const struct op *o, int reserve)
+static inline int seal_check(struct vl_key *key, struct op *o, int reserve)
 {
     int rc = check_op(key, o);
+    no_null_buffers(o);
     if (rc == VL_OK && overlap(o->tag_out, 16, o->in_all, o->in_all_len))
         rc = VL_ERR_ARG;
     if (rc == VL_OK && reserve)
@@ -128,18 +146,20 @@ static inline void seal_compute(const struct vl_key *key, const struct op *o)
     const struct vl_impl *impl = key->impl;
     if (is_siv(key)) {
         uint8_t v[16];
-        impl->siv.s2v(key->state, v, o->ad, o->ad_count, o->nonce, o->nonce_len, o->in, o->len);
+        impl->siv.s2v(key->state, v, o->ad, o->ad_count, nonnull(o->nonce), o->nonce_len, o->in,
+                      o->len);
         siv_seal_finish(key, o, v);
         vl_memzero(v, sizeof v);
     } else {
         impl->gcm.seal(key->state, o->out, o->tag_out, o->nonce, o->nonce_len, o->in, o->len,
-                       o->ad[0].ptr, o->ad[0].len);
+                       nonnull(o->ad[0].ptr), o->ad[0].len);
     }
 }
 
-static inline int open_check(struct vl_key *key, const struct op *o, int reserve)
+static inline int open_check(struct vl_key *key, struct op *o, int reserve)
 {
     int rc = check_op(key, o);
+    no_null_buffers(o);
     return rc == VL_OK && reserve ? vl_usage_open_allowed(key) : rc;
 }
 
@@ -154,13 +174,13 @@ static void open_decrypt(const struct vl_key *key, const struct op *o, uint8_t e
         key->impl->siv.ctr(key->state, expected, o->out, o->in, o->len);
     else
         key->impl->gcm.open(key->state, o->out, computed, o->nonce, o->nonce_len, o->in,
-                            o->len, o->ad[0].ptr, o->ad[0].len);
+                            o->len, nonnull(o->ad[0].ptr), o->ad[0].len);
 }
 
 static void siv_open_s2v(const struct vl_key *key, const struct op *o, uint8_t computed[16])
 {
-    key->impl->siv.s2v(key->state, computed, o->ad, o->ad_count, o->nonce, o->nonce_len,
-                       o->out, o->len);
+    key->impl->siv.s2v(key->state, computed, o->ad, o->ad_count, nonnull(o->nonce),
+                       o->nonce_len, o->out, o->len);
 }
 
 /* Constant-time tag verdict (the verdict itself is public). */
@@ -181,7 +201,7 @@ static int open_verdict(struct vl_key *key, uint8_t expected[16], uint8_t comput
     return ok ? VL_OK : VL_ERR_AUTH;
 }
 
-static int run_seal(struct vl_key *key, const struct op *o)
+static int run_seal(struct vl_key *key, struct op *o)
 {
     int rc = seal_check(key, o, 1);
     if (rc == VL_OK)
@@ -189,7 +209,7 @@ static int run_seal(struct vl_key *key, const struct op *o)
     return rc;
 }
 
-static int run_open(struct vl_key *key, const struct op *o)
+static int run_open(struct vl_key *key, struct op *o)
 {
     int rc = open_check(key, o, 1);
     if (rc != VL_OK)
@@ -224,17 +244,20 @@ static int seal_begin(vl_aead_key *k, struct op *o, int reserve, uint8_t *out,
     }
     struct vl_key *key = vl_key_of(k);
     int siv = is_siv(key);
+    if (!body_len_ok(key, in_len))
+        return VL_ERR_ARG;
+    /* Checked before any pointer arithmetic on |out|. */
+    if (out_len == NULL || out == NULL || out_cap < in_len + 16) {
+        wipe_out(out, out_cap, out_len);
+        return VL_ERR_ARG;
+    }
     /* Field by field: a compound literal would first zero the struct with
      * a rep stos, which costs more than the rest of the checks. */
     o->nonce = nonce, o->nonce_len = nonce_len, o->ad = ad, o->ad_count = ad_count;
     o->in = in, o->out = siv ? out + 16 : out, o->len = in_len;
     o->tag_out = siv ? out : out + in_len, o->tag_in = NULL;
     o->in_all = in, o->in_all_len = in_len, o->out_all = out, o->out_all_len = in_len + 16;
-    if (!body_len_ok(key, in_len))
-        return VL_ERR_ARG;
-    int rc = VL_ERR_ARG;
-    if (out_len != NULL && out != NULL && out_cap >= in_len + 16)
-        rc = seal_check(key, o, reserve);
+    int rc = seal_check(key, o, reserve);
     if (rc != VL_OK)
         wipe_out(out, out_cap, out_len);
     return rc;
@@ -253,15 +276,20 @@ static int open_begin(vl_aead_key *k, struct op *o, int reserve, uint8_t *out,
     struct vl_key *key = vl_key_of(k);
     int siv = is_siv(key);
     size_t len = in_len - 16;
+    /* Before |in + len| is formed: a length past the algorithm's maximum, or
+     * one that would wrap the address space, is not a real buffer. */
+    if (!body_len_ok(key, len))
+        return VL_ERR_ARG;
+    if ((uintptr_t)in > UINTPTR_MAX - in_len || out_len == NULL || out_cap < len ||
+        (out == NULL && len > 0)) {
+        wipe_out(out, out_cap, out_len);
+        return VL_ERR_ARG;
+    }
     o->nonce = nonce, o->nonce_len = nonce_len, o->ad = ad, o->ad_count = ad_count;
     o->in = siv ? in + 16 : in, o->out = out, o->len = len;
     o->tag_out = NULL, o->tag_in = siv ? in : in + len;
     o->in_all = in, o->in_all_len = in_len, o->out_all = out, o->out_all_len = len;
-    if (!body_len_ok(key, len))
-        return VL_ERR_ARG;
-    int rc = VL_ERR_ARG;
-    if (out_len != NULL && out_cap >= len && (out != NULL || len == 0))
-        rc = open_check(key, o, reserve);
+    int rc = open_check(key, o, reserve);
     if (rc != VL_OK)
         wipe_out(out, out_cap, out_len);
     return rc;
@@ -464,7 +492,7 @@ static void siv_batch_chunk(vl_aead_key *k, vl_aead_msg *msgs, size_t count, int
         if (!seal)
             open_decrypt(key, &ops[j], tags[j], computed[j]);
         /* S2V runs over the plaintext: the input on seal, the output on open. */
-        jobs[j] = (struct vl_s2v_job){ops[j].ad, 1, ops[j].nonce, ops[j].nonce_len,
+        jobs[j] = (struct vl_s2v_job){ops[j].ad, 1, nonnull(ops[j].nonce), ops[j].nonce_len,
                                       seal ? ops[j].in : ops[j].out, ops[j].len};
     }
     key->impl->siv.s2v_batch(key->state, seal ? tags : computed, jobs, n);
