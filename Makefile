@@ -13,6 +13,10 @@
 #   make check-cli-more check-cli-kmip check-install   the CLI and install tests (part of check)
 #   make bench      the benchmark suite: bench/results/<cpu>.{md,png,json}
 #   make bench-quick  a < 60 s subset of it, results under build/bench/quick
+#   make fuzz       the libFuzzer targets (clang), build/fuzz/bin; fuzz/README.md
+#   make fuzz-smoke / fuzz-long FUZZ_SECONDS=N   every target 30 s (part of check) / N s
+#   make check-asan check-valgrind check-analyzer   the suites under ASan+UBSan and
+#                   memcheck, clang-tidy's analyzer (part of check)
 CC      ?= cc
 ARCH    ?= $(shell uname -m)
 HOST_ARCH := $(shell uname -m)
@@ -400,7 +404,7 @@ FUZZ_DEFS    := -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
 FUZZ_HELPERS := fuzz/fuzz.c fuzz/ossl.c fuzz/gen_seeds.c
 FUZZ_TARGETS ?= $(filter-out $(notdir $(basename $(FUZZ_HELPERS))),$(notdir $(basename $(wildcard fuzz/*.c))))
 FUZZ_SECONDS ?= 600
-FUZZ_SMOKE_SECONDS ?= 20
+FUZZ_SMOKE_SECONDS ?= 30
 FUZZ_JOBS    ?= 2
 FUZZ_LIBDIR  := $(FUZZ_BUILD)/lib
 FUZZ_LIBS    := $(FUZZ_LIBDIR)/libvellum-sqlite.a $(FUZZ_LIBDIR)/libvellum-json.a \

@@ -496,21 +496,29 @@ static void siv_batch_chunk(vl_aead_key *k, vl_aead_msg *msgs, size_t count, int
                                       seal ? ops[j].in : ops[j].out, ops[j].len};
     }
     key->impl->siv.s2v_batch(key->state, seal ? tags : computed, jobs, n);
-    uint64_t failed = 0;
     for (size_t j = 0; j < n; j++) {
         vl_aead_msg *m = &msgs[idx[j]];
         if (seal) {
             siv_seal_finish(key, &ops[j], tags[j]);
             m->out_len = ops[j].len + 16;
+            continue;
+        }
+        /* Verdicts in message order, each re-checking the failure budget
+         * and counting its own failure, so a forgery that reaches
+         * max_open_failures refuses the later messages of the same chunk,
+         * exactly as one-by-one vl_aead_open calls would (found by
+         * fuzz/aead_batch). */
+        if (vl_usage_open_allowed(key) != VL_OK) {
+            m->status = VL_ERR_LIMIT;
+            wipe_out(m->out, m->out_cap, &m->out_len);
         } else if (tags_match(tags[j], computed[j])) {
             m->out_len = ops[j].len;
         } else {
             m->status = VL_ERR_AUTH;
             wipe_out(m->out, m->out_cap, &m->out_len);
-            failed++;
+            vl_usage_count_failures(key, 1);
         }
     }
-    vl_usage_count_failures(key, failed);
     /* One wipe per chunk: a 16-byte wipe per message stalls the next
      * message's CTR on a store to the neighbouring tag. */
     vl_memzero(tags, sizeof tags);

@@ -20,7 +20,7 @@ int vl_cli_fail(const struct vl_cli_env *e, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fprintf(stderr, "%s: ", e->cmd);
+    fprintf(stderr, "%s: ", e != NULL ? e->cmd : "vellum");
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
     va_end(ap);
@@ -109,7 +109,7 @@ int vl_cli_parse(int argc, char **argv, const struct option *opts, struct vl_cli
         if (opt == '?' || opt == ':')
             return vl_cli_fail(e, "%s %s (see %s --help)",
                                opt == ':' ? "this option needs a value:" : "unknown option",
-                               argv[optind - 1], e->cmd);
+                               argv[optind - 1], e != NULL ? e->cmd : "vellum");
         if (e != NULL && vl_cli_env_option(e, opt, optarg))
             continue;
         if ((rc = apply(arg, opt, optarg)) != VL_CLI_OK)

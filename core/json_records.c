@@ -358,8 +358,10 @@ static int write_kek(json_t *o, const vl_kek_record *r)
         rc = put_str(o, "doc", r->doc, sizeof r->doc, 1);
     if (rc == VL_OK)
         rc = put_new(o, "shared", json_boolean(r->shared));
+    /* The parser refuses negative timestamps; never write what it would
+     * refuse (found by fuzz/dek_json). */
     if (rc == VL_OK)
-        rc = put_new(o, "ts", json_integer(r->ts_ms));
+        rc = r->ts_ms < 0 ? VL_ERR_FORMAT : put_new(o, "ts", json_integer(r->ts_ms));
     if (rc == VL_OK)
         rc = put_new(o, "deleted", json_boolean(r->deleted));
     return rc;
@@ -401,8 +403,10 @@ static int write_dek(json_t *o, const vl_dek_record *r)
         rc = put_new(o, "algorithm", json_string(alg));
     if (rc == VL_OK && r->wrapped_len > 0)
         rc = put_b64(o, "encryptedKeyMaterial", r->wrapped, r->wrapped_len);
+    /* The parser refuses negative timestamps; never write what it would
+     * refuse (found by fuzz/dek_json). */
     if (rc == VL_OK)
-        rc = put_new(o, "ts", json_integer(r->ts_ms));
+        rc = r->ts_ms < 0 ? VL_ERR_FORMAT : put_new(o, "ts", json_integer(r->ts_ms));
     if (rc == VL_OK)
         rc = put_new(o, "deleted", json_boolean(r->deleted));
     return rc;

@@ -35,7 +35,7 @@
  * hit the limit (its output still checked), and open_failures then
  * ahead of the single calls' count. Set to 1 with the fix. */
 #ifndef FZ_BATCH_OPEN_LIMIT_EXACT
-#define FZ_BATCH_OPEN_LIMIT_EXACT 0
+#define FZ_BATCH_OPEN_LIMIT_EXACT 1
 #endif
 
 enum { F_LIMITS = 1 };

@@ -1599,12 +1599,20 @@ static _Atomic int churn_stop;
  * alongside them (on a loaded machine it may start late). */
 static _Atomic int churn_revokes;
 
+/* True once the evicter has run alongside the readers and really evicted
+ * a cached key (on a loaded machine it may start late, or revoke before
+ * anything is cached). */
+static int churn_evicted(void)
+{
+    vl_keyring_stats st;
+    vl_keyring_stats_get(T.kr, &st);
+    return atomic_load(&churn_revokes) >= 500 && st.cache_evictions > 0;
+}
+
 static void *churn_crypto(void *arg)
 {
     struct churner *c = arg;
-    for (int i = 0; i < c->stop_after ||
-                    (atomic_load(&churn_revokes) < 500 && i < 100 * c->stop_after);
-         i++) {
+    for (int i = 0; i < c->stop_after || (i < 100 * c->stop_after && !churn_evicted()); i++) {
         struct field f;
         char pt[16], subj[32];
         snprintf(subj, sizeof subj, "c%d", i % 3);
