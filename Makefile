@@ -470,7 +470,7 @@ fuzz-long: fuzz
 #                 VELLUM_IMPL=portable and =aesni (valgrind has no
 #                 AVX-512): no errors, no definite leaks. VL_TEST_SCALE
 #                 shrinks the randomized loops (tests/common.h).
-# check-analyzer  gcc -fanalyzer over core/ and arch/ (see below).
+# check-analyzer  clang-tidy's analyzer over core/ and arch/ (see below).
 # Criterion runs every test in a re-executed child and ignores how the
 # child exits once the test reported, so a leak report at exit would pass
 # unseen: both sanitizer and valgrind reports go to one log file per

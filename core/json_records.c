@@ -293,8 +293,10 @@ static int put_str(json_t *o, const char *k, const char *s, size_t cap, int opti
     const char *end = memchr(s, '\0', cap);
     if (end == NULL)
         return VL_ERR_FORMAT;
-    if (optional && end == s)
-        return VL_OK;
+    /* An empty optional member is left out; an empty required one is an
+     * error, since the parser refuses it (found by fuzz/dek_json). */
+    if (end == s)
+        return optional ? VL_OK : VL_ERR_FORMAT;
     json_t *v = json_stringn(s, (size_t)(end - s));
     return v != NULL && json_object_set_new(o, k, v) == 0 ? VL_OK : VL_ERR_FORMAT;
 }

@@ -93,3 +93,26 @@ Test(fuzz_regress, json_negative_ts_round_trip)
         cr_assert_eq(vl_json_dek_parse(&d2, NULL, 0, out, n), VL_OK, "DEK written, then refused: %s",
                      out);
 }
+
+/* fuzz/dek_json_corpus/regress-kek-empty-kms-type: a KEK record with an
+ * empty kms_type or kms_key_id passes the stores' record checks and
+ * formats ("kmsType":""), but vl_json_kek_parse requires both non-empty,
+ * so the export cannot be imported back. Enable with the fix in
+ * core/json_records.c (refuse empty required strings when formatting, as
+ * when parsing). */
+Test(fuzz_regress, json_kek_empty_required_round_trip)
+{
+    static vl_kek_record k, k2;
+    static char out[VL_JSON_RECORD_MAX];
+    size_t n = 0;
+    for (int which = 0; which < 2; which++) {
+        memset(&k, 0, sizeof k);
+        strcpy(k.name, "kek1");
+        strcpy(k.kms_type, which == 0 ? "" : "local-kms");
+        strcpy(k.kms_key_id, which == 1 ? "" : "mykey");
+        int rc = vl_json_kek_format(&k, out, sizeof out, &n);
+        if (rc == VL_OK)
+            cr_assert_eq(vl_json_kek_parse(&k2, out, n), VL_OK, "KEK written, then refused: %s",
+                         out);
+    }
+}
