@@ -14,7 +14,8 @@
 
 #include "vellum/aead.h"
 
-#define VL_IMPL_STATE_BYTES (VL_AEAD_KEY_BYTES - 128)
+/* The key's first 128 + 512 bytes are the front end's (core/key.h). */
+#define VL_IMPL_STATE_BYTES (VL_AEAD_KEY_BYTES - 128 - 512)
 
 struct vl_gcm_ops {
     /* key_len is 16 or 32. */

@@ -47,12 +47,23 @@ int vl_aead_default_limits(vl_alg alg, vl_limits *l)
     return VL_OK;
 }
 
+/* A process-wide sequence for limits epochs: a key re-initialised at the
+ * same address, or given new limits, never matches a thread's binding to
+ * the old one, so no grant made under old limits is spent. */
+static uint64_t next_limits_epoch(void)
+{
+    static _Atomic uint64_t seq;
+    return atomic_fetch_add_explicit(&seq, 1, memory_order_relaxed) + 1;
+}
+
 static void store_limits(struct vl_key *key, const vl_limits *l)
 {
     atomic_store_explicit(&key->max_seals, l->max_seals, memory_order_relaxed);
     atomic_store_explicit(&key->max_bytes, l->max_bytes, memory_order_relaxed);
     atomic_store_explicit(&key->max_open_failures, l->max_open_failures, memory_order_relaxed);
     atomic_store_explicit(&key->rotate_at_seals, l->rotate_at_seals, memory_order_relaxed);
+    /* Grants made under the old limits end at their holder's next seal. */
+    atomic_store_explicit(&key->limits_epoch, next_limits_epoch(), memory_order_relaxed);
 }
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -96,6 +107,14 @@ void vl_usage_reset(struct vl_key *key)
     atomic_init(&key->seals, 0);
     atomic_init(&key->bytes_sealed, 0);
     atomic_init(&key->open_failures, 0);
+    for (size_t i = 0; i < VL_USAGE_SHARDS; i++) {
+        struct vl_usage_shard *sh = &key->shards[i];
+        atomic_init(&sh->owner, 0);
+        atomic_init(&sh->granted_seals, 0);
+        atomic_init(&sh->used_seals, 0);
+        atomic_init(&sh->granted_bytes, 0);
+        atomic_init(&sh->used_bytes, 0);
+    }
 #ifdef VL_PAIR_CAS
     key->pair_cas = cpu_has_cx16();
 #endif
@@ -115,12 +134,19 @@ static int add_below(_Atomic uint64_t *c, uint64_t n, uint64_t max)
     return 1;
 }
 
-int vl_usage_reserve_seal(struct vl_key *key, uint64_t count, uint64_t bytes)
+/* Counts |count| seals and |bytes| unless that would leave less than
+ * |spare_seals| and |spare_bytes| below the limits. Returns 1 when counted. */
+static int count_below(struct vl_key *key, uint64_t count, uint64_t bytes, uint64_t spare_seals,
+                       uint64_t spare_bytes)
 {
     uint64_t max_seals = atomic_load_explicit(&key->max_seals, memory_order_relaxed);
     uint64_t max_bytes = atomic_load_explicit(&key->max_bytes, memory_order_relaxed);
-    if (count > max_seals || bytes > max_bytes)
-        return VL_ERR_LIMIT;
+    /* count + spare and bytes + spare cannot wrap: callers pass a spare
+     * only with a small count and bytes. */
+    if (count + spare_seals > max_seals || bytes + spare_bytes > max_bytes)
+        return 0;
+    max_seals -= spare_seals;
+    max_bytes -= spare_bytes;
 #ifdef VL_PAIR_CAS
     if (key->pair_cas) {
         /* The two loads may tear; the CAS then fails and reloads both. */
@@ -128,19 +154,192 @@ int vl_usage_reserve_seal(struct vl_key *key, uint64_t count, uint64_t bytes)
         uint64_t b = atomic_load_explicit(&key->bytes_sealed, memory_order_relaxed);
         do {
             if (s > max_seals - count || b > max_bytes - bytes)
-                return VL_ERR_LIMIT;
+                return 0;
         } while (!cas_pair(&key->seals, &s, &b, s + count, b + bytes));
-        return VL_OK;
+        return 1;
     }
 #endif
     if (!add_below(&key->seals, count, max_seals))
-        return VL_ERR_LIMIT;
+        return 0;
     if (!add_below(&key->bytes_sealed, bytes, max_bytes)) {
         /* Give the seals back: these messages do not fit the byte budget. */
         atomic_fetch_sub_explicit(&key->seals, count, memory_order_relaxed);
-        return VL_ERR_LIMIT;
+        return 0;
     }
+    return 1;
+}
+
+/* Per-thread shards: seals counted in advance, exactly.
+ *
+ * Counting every seal with a locked instruction costs more than sealing a
+ * short message: the lock waits for the previous message's stores, so
+ * back-to-back seals cannot overlap. So a thread that keeps sealing under one
+ * key claims one of the key's VL_USAGE_SHARDS shards (a cache line only it
+ * writes) and has seals and bytes granted to it in advance, up to SHARD_MAX
+ * at a time, with one locked operation on the key's counters; it then
+ * spends them with plain stores to its shard. vl_aead_usage subtracts what
+ * the shards hold unspent, so the counts are exact (a read racing a grant
+ * may be off by that grant for that moment).
+ * - A grant is at most 1/8 of the seals the thread has done in a row on the
+ *   key: a thread moving between keys is never granted anything.
+ * - Bytes are granted for messages as long as the longest one so far;
+ *   messages over SHARD_MAX_MSG bytes are counted one by one (their cost
+ *   hides the lock), as is any message when all shards are taken.
+ * - A thread that moves to another key leaves its grant in its shard, still
+ *   subtracted as unspent; it gives it back when it returns. New limits (a
+ *   new limits_epoch) end every grant the same way: the holder gives back
+ *   what is unspent before it seals again.
+ * - Within SHARD_SPARE_* of a limit nothing is granted: near the end every
+ *   seal is counted one by one. Threads that seal until refused get exactly
+ *   max_seals, unless a thread that stopped sealing under the key still
+ *   holds a grant (at most SHARD_MAX seals per shard), which the limit
+ *   check must count as taken.
+ * - A key must not be shared between processes (shared memory): shard
+ *   owners are threads of one process. */
+#define SHARD_MAX 64
+#define SHARD_MAX_MSG 4096
+#define SHARD_SPARE_SEALS (UINT64_C(1) << 16)
+#define SHARD_SPARE_BYTES (UINT64_C(1) << 26)
+
+/* What the calling thread knows about the key it last sealed under. Its
+ * address is the thread's token in shard owners: unique among live
+ * threads; a new thread that gets a dead one's address inherits its shards
+ * and gives back what they hold. */
+struct binding {
+    const struct vl_key *key;
+    uint64_t epoch;
+    struct vl_usage_shard *shard; /* the thread's shard in key, or NULL */
+    uint64_t run;                 /* seals counted for this thread under key/epoch */
+    uint64_t per;                 /* bytes per granted seal */
+    int claimed;                  /* the thread owns a shard in some key */
+};
+
+static _Thread_local struct binding thread_binding;
+
+static uint64_t load(_Atomic uint64_t *p)
+{
+    return atomic_load_explicit(p, memory_order_relaxed);
+}
+
+static void store(_Atomic uint64_t *p, uint64_t v)
+{
+    atomic_store_explicit(p, v, memory_order_relaxed);
+}
+
+/* Returns to the key's counters what the caller's own shard holds unspent.
+ * The grant shrinks first, so a racing vl_aead_usage over-counts for a
+ * moment rather than under-counts. */
+static void give_back(struct vl_key *key, struct vl_usage_shard *sh)
+{
+    uint64_t seals = load(&sh->granted_seals) - load(&sh->used_seals);
+    uint64_t bytes = load(&sh->granted_bytes) - load(&sh->used_bytes);
+    store(&sh->granted_seals, load(&sh->used_seals));
+    store(&sh->granted_bytes, load(&sh->used_bytes));
+    if (seals != 0)
+        atomic_fetch_sub_explicit(&key->seals, seals, memory_order_relaxed);
+    if (bytes != 0)
+        atomic_fetch_sub_explicit(&key->bytes_sealed, bytes, memory_order_relaxed);
+}
+
+static struct vl_usage_shard *own_shard(struct vl_key *key)
+{
+    const uintptr_t me = (uintptr_t)&thread_binding;
+    for (size_t i = 0; i < VL_USAGE_SHARDS; i++)
+        if (atomic_load_explicit(&key->shards[i].owner, memory_order_relaxed) == me)
+            return &key->shards[i];
+    return NULL;
+}
+
+static struct vl_usage_shard *claim_shard(struct vl_key *key)
+{
+    for (size_t i = 0; i < VL_USAGE_SHARDS; i++) {
+        uintptr_t free_owner = 0;
+        if (atomic_compare_exchange_strong_explicit(&key->shards[i].owner, &free_owner,
+                                                    (uintptr_t)&thread_binding,
+                                                    memory_order_relaxed, memory_order_relaxed)) {
+            thread_binding.claimed = 1;
+            return &key->shards[i];
+        }
+    }
+    return NULL;
+}
+
+/* The thread starts sealing under |key| (another key, or new limits): it
+ * takes back its shard there, if it has one, and returns the shard's
+ * unspent grant (made under other limits, or left when the thread moved
+ * away) so the budget is not stranded. */
+static void rebind(struct vl_key *key, struct binding *b, uint64_t epoch)
+{
+    *b = (struct binding){key, epoch, NULL, 0, 0, b->claimed};
+    if (b->claimed && (b->shard = own_shard(key)) != NULL)
+        give_back(key, b->shard);
+}
+
+/* Grants the caller's shard n seals of b->per bytes each, unless that comes
+ * within the spare of a limit. The grant is counted before the shard shows
+ * it (release), so a vl_aead_usage that sees the grant sees the count. */
+static int grant(struct vl_key *key, struct binding *b, uint64_t n)
+{
+    if (b->shard == NULL) {
+        /* A shard of a dead thread whose token this one inherited. */
+        if ((b->shard = own_shard(key)) != NULL)
+            give_back(key, b->shard);
+        else if ((b->shard = claim_shard(key)) == NULL)
+            return 0; /* all taken: this thread counts one by one */
+    }
+    if (!count_below(key, n, n * b->per, SHARD_SPARE_SEALS, SHARD_SPARE_BYTES))
+        return 0;
+    struct vl_usage_shard *sh = b->shard;
+    give_back(key, sh); /* bytes a longer message could not use */
+    atomic_store_explicit(&sh->granted_seals, load(&sh->used_seals) + n, memory_order_release);
+    atomic_store_explicit(&sh->granted_bytes, load(&sh->used_bytes) + n * b->per,
+                          memory_order_release);
+    b->run += n;
+    return 1;
+}
+
+/* Spends one granted seal of |bytes| from the caller's shard, if it holds
+ * enough. */
+static inline int spend(struct vl_usage_shard *sh, uint64_t bytes)
+{
+    uint64_t used_seals = load(&sh->used_seals), used_bytes = load(&sh->used_bytes);
+    if (used_seals == load(&sh->granted_seals) || bytes > load(&sh->granted_bytes) - used_bytes)
+        return 0;
+    store(&sh->used_seals, used_seals + 1);
+    store(&sh->used_bytes, used_bytes + bytes);
+    return 1;
+}
+
+/* A single seal the caller's shard cannot cover: a new grant when the
+ * thread has a run on this key, else one exact count. */
+__attribute__((noinline)) static int reserve_one(struct vl_key *key, uint64_t bytes,
+                                                 uint64_t epoch)
+{
+    struct binding *b = &thread_binding;
+    if (b->key != key || b->epoch != epoch)
+        rebind(key, b, epoch);
+    uint64_t n = b->run / 8 < SHARD_MAX ? b->run / 8 : SHARD_MAX;
+    if (n >= 2 && bytes <= SHARD_MAX_MSG) {
+        b->per = bytes > b->per ? bytes : b->per;
+        if (grant(key, b, n) && spend(b->shard, bytes))
+            return VL_OK;
+    }
+    if (!count_below(key, 1, bytes, 0, 0))
+        return VL_ERR_LIMIT;
+    b->run++;
     return VL_OK;
+}
+
+int vl_usage_reserve_seal(struct vl_key *key, uint64_t count, uint64_t bytes)
+{
+    if (count == 1) {
+        const struct binding *b = &thread_binding;
+        uint64_t epoch = load(&key->limits_epoch);
+        if (b->key == key && b->epoch == epoch && b->shard != NULL && spend(b->shard, bytes))
+            return VL_OK;
+        return reserve_one(key, bytes, epoch);
+    }
+    return count_below(key, count, bytes, 0, 0) ? VL_OK : VL_ERR_LIMIT;
 }
 
 /* Failed opens are checked with a load and counted after the fact rather
@@ -179,9 +378,19 @@ void vl_aead_usage(const vl_aead_key *k, vl_usage *u)
     /* The fields are read one by one; an atomic snapshot of all three is
      * not needed for accounting and would cost a lock. */
     struct vl_key *key = vl_key_of((vl_aead_key *)k);
-    u->seals = atomic_load_explicit(&key->seals, memory_order_relaxed);
-    u->bytes_sealed = atomic_load_explicit(&key->bytes_sealed, memory_order_relaxed);
-    u->open_failures = atomic_load_explicit(&key->open_failures, memory_order_relaxed);
+    /* Grants first (acquire: a grant seen means its count is seen), then
+     * the counts, minus what the shards hold unspent. */
+    uint64_t unspent_seals = 0, unspent_bytes = 0;
+    for (size_t i = 0; i < VL_USAGE_SHARDS; i++) {
+        struct vl_usage_shard *sh = &key->shards[i];
+        unspent_seals += atomic_load_explicit(&sh->granted_seals, memory_order_acquire) -
+                         load(&sh->used_seals);
+        unspent_bytes += atomic_load_explicit(&sh->granted_bytes, memory_order_acquire) -
+                         load(&sh->used_bytes);
+    }
+    u->seals = load(&key->seals) - unspent_seals;
+    u->bytes_sealed = load(&key->bytes_sealed) - unspent_bytes;
+    u->open_failures = load(&key->open_failures);
 }
 
 int vl_aead_set_limits(vl_aead_key *k, const vl_limits *l)

@@ -83,6 +83,10 @@ static void *racer(void *arg)
     return NULL;
 }
 
+/* max_seals = 100,000 is far enough from 0 that the threads are granted
+ * seals in advance at first (core/usage.c); near the end every seal is
+ * counted one by one, so threads sealing until refused get exactly
+ * max_seals. */
 Test(limits, four_threads_get_exactly_max_seals, .timeout = 240)
 {
     const struct vl_impl *paths[VT_MAX_PATHS];
@@ -259,4 +263,133 @@ Test(limits, no_limit_and_uninitialised_keys)
         cr_assert_eq(vl_aead_seal(&k, out, &len, sizeof out, nonce, 12, NULL, 0, NULL, 0), VL_OK);
     cr_assert_eq(vl_aead_should_rotate(&k), 0);
     vl_aead_wipe(&k);
+}
+
+/* Seal |n| messages of |len| bytes (at most 1024) on |k|; all must pass. */
+static void seal_n(vl_aead_key *k, size_t n, size_t len)
+{
+    static uint8_t pt[1024], out[1024 + 16];
+    uint8_t nonce[12] = {7};
+    size_t out_len;
+    for (size_t i = 0; i < n; i++)
+        cr_assert_eq(vl_aead_seal(k, out, &out_len, sizeof out, nonce, sizeof nonce, pt, len,
+                                  NULL, 0),
+                     VL_OK, "seal %zu of %zu", i, n);
+}
+
+/* Far from its limits a thread counts seals in advance into its shard of
+ * the key (core/usage.c, "per-thread shards"); the counts stay exact:
+ * what a shard holds unspent is not reported as used. */
+Test(limits, shard_counts_are_exact)
+{
+    const struct vl_impl *paths[VT_MAX_PATHS];
+    size_t n = vt_paths(paths);
+    for (size_t p = 0; p < n; p++) {
+        for (size_t a = 0; a < 3; a++) {
+            vl_aead_key k;
+            vl_usage u;
+            key_for(&k, algs[a], paths[p]);
+            seal_n(&k, 2000, 64);
+            vl_aead_usage(&k, &u);
+            cr_assert(u.seals == 2000 && u.bytes_sealed == 2000 * 64,
+                      "%s %s: %llu seals, %llu bytes counted", paths[p]->name,
+                      vt_alg_name(algs[a]), (unsigned long long)u.seals,
+                      (unsigned long long)u.bytes_sealed);
+            /* A longer message (bytes top-up), one past the grant size
+             * (counted alone), then short ones again. */
+            seal_n(&k, 1, 1000);
+            seal_n(&k, 1, 1024);
+            seal_n(&k, 100, 16);
+            vl_aead_usage(&k, &u);
+            cr_assert(u.seals == 2102 && u.bytes_sealed == 2000 * 64 + 1000 + 1024 + 1600,
+                      "%s: %llu seals, %llu bytes counted", paths[p]->name,
+                      (unsigned long long)u.seals, (unsigned long long)u.bytes_sealed);
+            vl_aead_wipe(&k);
+        }
+    }
+}
+
+/* A thread moving between keys in runs: each key's count stays exact, and a
+ * grant left behind comes back when the thread returns, so near the limit
+ * the key still gives exactly max_seals to a thread that seals until
+ * refused. */
+Test(limits, runs_across_keys_count_exactly)
+{
+    const struct vl_impl *paths[VT_MAX_PATHS];
+    size_t n = vt_paths(paths);
+    uint8_t nonce[12] = {0}, pt[16] = {0}, out[32];
+    size_t out_len;
+    for (size_t p = 0; p < n; p++) {
+        vl_aead_key k1, k2;
+        vl_usage u1, u2;
+        vl_limits l;
+        key_for(&k1, VL_AES256_GCM, paths[p]);
+        key_for(&k2, VL_AES256_SIV, paths[p]);
+        vl_aead_get_limits(&k1, &l);
+        l.max_seals = (UINT64_C(1) << 16) + 3000; /* grants only for the first 3000 */
+        cr_assert_eq(vl_aead_set_limits(&k1, &l), VL_OK);
+        for (int run = 0; run < 10; run++) {
+            seal_n(&k1, 250, 16);
+            seal_n(&k2, 250 + (size_t)run, 32);
+        }
+        vl_aead_usage(&k1, &u1);
+        vl_aead_usage(&k2, &u2);
+        cr_assert(u1.seals == 2500 && u1.bytes_sealed == 2500 * 16, "%s: %llu seals, %llu bytes",
+                  paths[p]->name, (unsigned long long)u1.seals,
+                  (unsigned long long)u1.bytes_sealed);
+        cr_assert(u2.seals == 2545 && u2.bytes_sealed == 2545 * 32);
+        /* k2's grant is left behind; k1 sealed until refused. */
+        uint64_t more = 0;
+        while (vl_aead_seal(&k1, out, &out_len, sizeof out, nonce, 12, pt, 16, NULL, 0) == VL_OK)
+            more++;
+        cr_assert_eq(2500 + more, l.max_seals, "%s: %llu seals before the limit",
+                     paths[p]->name, (unsigned long long)(2500 + more));
+        vl_aead_usage(&k1, &u1);
+        cr_assert_eq(u1.seals, l.max_seals);
+        vl_aead_wipe(&k1);
+        vl_aead_wipe(&k2);
+    }
+}
+
+/* New limits end every grant made under the old ones: lowering max_seals
+ * to the count stops the next seal, and raising it by 10 gives exactly 10
+ * more (the unspent grant came back). A key wiped and set up again at the
+ * same address starts from zero, whatever a thread held in the old one. */
+Test(limits, new_limits_and_new_keys_end_grants)
+{
+    const struct vl_impl *paths[VT_MAX_PATHS];
+    size_t n = vt_paths(paths);
+    uint8_t nonce[12] = {0}, pt[16] = {0}, out[32];
+    size_t out_len;
+    for (size_t p = 0; p < n; p++) {
+        vl_aead_key k;
+        vl_usage u;
+        vl_limits l;
+        key_for(&k, VL_AES128_GCM, paths[p]);
+        seal_n(&k, 1000, 16);
+        vl_aead_usage(&k, &u);
+        cr_assert_eq(u.seals, 1000);
+        vl_aead_get_limits(&k, &l);
+        l.max_seals = 1000;
+        cr_assert_eq(vl_aead_set_limits(&k, &l), VL_OK);
+        cr_assert_eq(vl_aead_seal(&k, out, &out_len, sizeof out, nonce, 12, pt, 16, NULL, 0),
+                     VL_ERR_LIMIT, "%s: a seal passed the lowered limit", paths[p]->name);
+        l.max_seals = 1010;
+        cr_assert_eq(vl_aead_set_limits(&k, &l), VL_OK);
+        uint64_t more = 0;
+        while (vl_aead_seal(&k, out, &out_len, sizeof out, nonce, 12, pt, 16, NULL, 0) == VL_OK)
+            more++;
+        cr_assert_eq(more, 10, "%s: %llu seals after raising the limit by 10", paths[p]->name,
+                     (unsigned long long)more);
+        vl_aead_usage(&k, &u);
+        cr_assert(u.seals == 1010 && u.bytes_sealed == 1010 * 16);
+
+        vl_aead_wipe(&k);
+        key_for(&k, VL_AES128_GCM, paths[p]);
+        seal_n(&k, 1, 16);
+        vl_aead_usage(&k, &u);
+        cr_assert(u.seals == 1 && u.bytes_sealed == 16, "%s: a grant outlived its key",
+                  paths[p]->name);
+        vl_aead_wipe(&k);
+    }
 }

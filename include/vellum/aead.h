@@ -152,8 +152,16 @@ int vl_aead_seal_batch(vl_aead_key *k, vl_aead_msg *msgs, size_t count) VL_MUST_
 int vl_aead_open_batch(vl_aead_key *k, vl_aead_msg *msgs, size_t count) VL_MUST_CHECK;
 
 /* Usage accounting (SP 800-38D §8.3; CFRG "Usage Limits on AEAD Algorithms").
- * Counts are exact under any number of threads: with max_seals = N exactly N
- * seals succeed, never N + 1, and max_bytes is never passed. Failed opens
+ * Counts are exact under any number of threads, and limits hold: with
+ * max_seals = N never N + 1 seals succeed, and max_bytes is never passed.
+ * Far from the limits (more than 2^16 seals and 2^26 bytes left) a thread
+ * that seals many messages in a row under one key is granted up to 64 seals
+ * in advance in its own part of the key, so it need not take a lock per
+ * seal; vl_aead_usage reports only what was used. Near the limits every
+ * seal is counted one by one, so threads that seal until refused get
+ * exactly N, less any grant still held by a thread that stopped sealing
+ * under the key (at most 64 seals per thread; core/usage.c). A key must not
+ * be shared between processes through shared memory. Failed opens
  * are checked before an open and counted after it (a reservation would put
  * two locked operations on every successful open): under concurrent
  * forgeries the count may pass max_open_failures by the opens in flight at
