@@ -502,7 +502,7 @@ int vl_aead_open_detached(vl_aead_key *k, uint8_t *out, const uint8_t tag[VL_AEA
  * a bad message costs only its own status. With a multi-buffer S2V (SIV on
  * the x86 paths) the CMAC chains of up to BATCH_CHUNK messages run
  * interleaved; otherwise messages are processed one by one. */
-#define BATCH_CHUNK 32
+#define BATCH_CHUNK 64
 
 static int batch_one(vl_aead_key *k, vl_aead_msg *m, int seal)
 {
@@ -516,68 +516,116 @@ static int batch_one(vl_aead_key *k, vl_aead_msg *m, int seal)
  * (one atomic each for count and bytes); when the budget cannot take them
  * all, message by message in order, exactly as single calls would. Returns
  * how many kept their reservation, compacting |idx|; the others get
- * VL_ERR_LIMIT and a zeroed output. */
-static size_t batch_reserve(struct vl_key *key, vl_aead_msg *msgs, struct op *ops, size_t *idx,
-                            size_t n, int seal)
+ * VL_ERR_LIMIT and a zeroed output. A sealed body is as long as the input;
+ * an open reserves no bytes. */
+static size_t batch_reserve(struct vl_key *key, vl_aead_msg *msgs, size_t *idx, size_t n,
+                            int seal)
 {
     uint64_t bytes = 0;
     for (size_t j = 0; j < n; j++)
-        bytes += ops[j].len;
+        bytes += msgs[idx[j]].in_len;
     if ((seal ? vl_usage_reserve_seal(key, n, bytes) : vl_usage_open_allowed(key)) == VL_OK)
         return n;
     size_t kept = 0;
     for (size_t j = 0; j < n; j++) {
         vl_aead_msg *m = &msgs[idx[j]];
-        if ((seal ? vl_usage_reserve_seal(key, 1, ops[j].len) : vl_usage_open_allowed(key)) !=
+        if ((seal ? vl_usage_reserve_seal(key, 1, m->in_len) : vl_usage_open_allowed(key)) !=
             VL_OK) {
             m->status = VL_ERR_LIMIT;
             wipe_out(m->out, m->out_cap, &m->out_len);
             continue;
         }
-        ops[kept] = ops[j];
         idx[kept++] = idx[j];
     }
     return kept;
 }
 
-/* One chunk of SIV messages through s2v_batch. Messages are checked one by
- * one (a bad one costs only its own status), usage is reserved for the
- * chunk at once, then the chains of all of them run interleaved. */
-static void siv_batch_chunk(vl_aead_key *k, vl_aead_msg *msgs, size_t count, int seal)
+/* The checks of seal_begin and seal_check (reserve = 0) for one message of
+ * an SIV batch, written out for its shape: the key is known ready and SIV,
+ * the AD is one component (so limits_ok holds, two components at most) and
+ * out_len is &m->out_len. Each check is the single call's, on the same
+ * buffers, with the same verdict and the same wipe (tests/test_api.c
+ * batch_many and fuzz/aead_batch compare the two); only the op struct is
+ * not built, since a batch of short messages spends more on that than on
+ * its AES. */
+static int siv_batch_seal_check(vl_aead_msg *m)
 {
-    struct vl_key *key = vl_key_of(k);
-    struct op ops[BATCH_CHUNK];
-    vl_slice ads[BATCH_CHUNK];
-    struct vl_s2v_job jobs[BATCH_CHUNK];
-    uint8_t tags[BATCH_CHUNK][16], computed[BATCH_CHUNK][16];
-    size_t idx[BATCH_CHUNK], n = 0;
+    const uint8_t *in = m->in;
+    uint8_t *out = m->out;
+    size_t len = m->in_len;
 
-    for (size_t i = 0; i < count; i++) {
-        vl_aead_msg *m = &msgs[i];
-        ads[i] = (vl_slice){m->ad, m->ad_len};
-        m->status = seal ? seal_begin(k, &ops[n], 0, m->out, &m->out_len, m->out_cap, &ads[i], 1,
-                                      m->nonce, m->nonce_len, m->in, m->in_len)
-                         : open_begin(k, &ops[n], 0, m->out, &m->out_len, m->out_cap, &ads[i],
-                                      1, m->nonce, m->nonce_len, m->in, m->in_len);
-        if (m->status == VL_OK)
-            idx[n++] = i;
+    m->out_len = 0;
+    if (len > SIZE_MAX - 16 || out == NULL || m->out_cap < len + 16) {
+        wipe_out(out, m->out_cap, &m->out_len);
+        return VL_ERR_ARG;
     }
-    n = batch_reserve(key, msgs, ops, idx, n, seal);
+    /* check_op: buf_ok of nonce, input, AD (out + 16 is never NULL); the
+     * body in place or apart from all input; nonce and AD outside the
+     * output. seal_check's tag slot outside the input follows: the slot
+     * is the output's first 16 bytes, so it can meet the input only when
+     * the body is not in place (in place, the input starts where the slot
+     * ends), and then the body check has already refused the message. */
+    int ok = buf_ok(m->nonce, m->nonce_len) & buf_ok(in, len) & buf_ok(m->ad, m->ad_len);
+    int bad = ((out + 16 != in) & overlap(out, len + 16, in, len)) |
+              overlap(m->nonce, m->nonce_len, out, len + 16) |
+              overlap(m->ad, m->ad_len, out, len + 16);
+    if (ok & !bad)
+        return VL_OK;
+    wipe_out(out, m->out_cap, &m->out_len);
+    return VL_ERR_ARG;
+}
+
+/* The same for open_begin and open_check (reserve = 0). */
+static int siv_batch_open_check(vl_aead_msg *m)
+{
+    const uint8_t *in = m->in;
+    uint8_t *out = m->out;
+
+    m->out_len = 0;
+    if (in == NULL || m->in_len < 16) {
+        wipe_out(out, m->out_cap, &m->out_len);
+        return VL_ERR_ARG;
+    }
+    size_t len = m->in_len - 16;
+    if ((uintptr_t)in > UINTPTR_MAX - m->in_len || m->out_cap < len || (out == NULL && len > 0)) {
+        wipe_out(out, m->out_cap, &m->out_len);
+        return VL_ERR_ARG;
+    }
+    /* check_op: buf_ok of nonce and AD (the body pointers are set); the
+     * output exactly on the body or apart from all input; nonce and AD
+     * outside the output. */
+    int ok = buf_ok(m->nonce, m->nonce_len) & buf_ok(m->ad, m->ad_len);
+    int bad = ((out != in + 16) & overlap(out, len, in, m->in_len)) |
+              overlap(m->nonce, m->nonce_len, out, len) | overlap(m->ad, m->ad_len, out, len);
+    if (ok & !bad)
+        return VL_OK;
+    wipe_out(out, m->out_cap, &m->out_len);
+    return VL_ERR_ARG;
+}
+
+/* RFC 5297 §2.6/2.7's CTR for the chunk's messages, V into each seal's tag
+ * slot: the path's multi-message CTR, or message by message. */
+static void siv_batch_ctr(const struct vl_key *key, uint8_t (*v)[16],
+                          const struct vl_ctr_job *jobs, size_t n)
+{
+    const struct vl_siv_ops *siv = &key->impl->siv;
+    if (siv->ctr_batch != NULL) {
+        siv->ctr_batch(key->state, (const uint8_t(*)[16])v, jobs, n);
+        return;
+    }
     for (size_t j = 0; j < n; j++) {
-        if (!seal)
-            open_decrypt(key, &ops[j], tags[j], computed[j]);
-        /* S2V runs over the plaintext: the input on seal, the output on open. */
-        jobs[j] = (struct vl_s2v_job){ops[j].ad, 1, nonnull(ops[j].nonce), ops[j].nonce_len,
-                                      seal ? ops[j].in : ops[j].out, ops[j].len};
+        siv->ctr(key->state, v[j], jobs[j].out, jobs[j].in, jobs[j].len);
+        if (jobs[j].tag != NULL)
+            memcpy(jobs[j].tag, v[j], 16);
     }
-    key->impl->siv.s2v_batch(key->state, seal ? tags : computed, jobs, n);
+}
+
+/* The verdicts of a chunk's opens, |tags| against |computed|. */
+static void siv_batch_verdicts(struct vl_key *key, vl_aead_msg *msgs, const size_t *idx,
+                               size_t n, uint8_t (*tags)[16], uint8_t (*computed)[16])
+{
     for (size_t j = 0; j < n; j++) {
         vl_aead_msg *m = &msgs[idx[j]];
-        if (seal) {
-            siv_seal_finish(key, &ops[j], tags[j]);
-            m->out_len = ops[j].len + 16;
-            continue;
-        }
         /* Verdicts in message order, each re-checking the failure budget
          * and counting its own failure, so a forgery that reaches
          * max_open_failures refuses the later messages of the same chunk,
@@ -587,17 +635,68 @@ static void siv_batch_chunk(vl_aead_key *k, vl_aead_msg *msgs, size_t count, int
             m->status = VL_ERR_LIMIT;
             wipe_out(m->out, m->out_cap, &m->out_len);
         } else if (tags_match(tags[j], computed[j])) {
-            m->out_len = ops[j].len;
+            m->out_len = m->in_len - 16;
         } else {
             m->status = VL_ERR_AUTH;
             wipe_out(m->out, m->out_cap, &m->out_len);
             vl_usage_count_failures(key, 1);
         }
     }
+}
+
+/* One chunk of SIV messages through s2v_batch and the multi-message CTR.
+ * Messages are checked one by one (a bad one costs only its own status),
+ * usage is reserved for the chunk at once, then the S2V chains of all of
+ * them run interleaved, and their CTR blocks too. Seal: V = S2V(P), then
+ * C = CTR(V, P) with V written to the tag slot (out = V || C). Open: the
+ * tags copied first (the output may be in place), P = CTR(V, C), then
+ * S2V(P) against V. */
+static void siv_batch_chunk(vl_aead_key *k, vl_aead_msg *msgs, size_t count, int seal)
+{
+    struct vl_key *key = vl_key_of(k);
+    vl_slice ads[BATCH_CHUNK];
+    struct vl_s2v_job jobs[BATCH_CHUNK];
+    struct vl_ctr_job ctr[BATCH_CHUNK];
+    uint8_t tags[BATCH_CHUNK][16], computed[BATCH_CHUNK][16];
+    size_t idx[BATCH_CHUNK], n = 0;
+
+    for (size_t i = 0; i < count; i++) {
+        vl_aead_msg *m = &msgs[i];
+        m->status = seal ? siv_batch_seal_check(m) : siv_batch_open_check(m);
+        if (m->status == VL_OK)
+            idx[n++] = i;
+    }
+    n = batch_reserve(key, msgs, idx, n, seal);
+    for (size_t j = 0; j < n; j++) {
+        const vl_aead_msg *m = &msgs[idx[j]];
+        ads[j] = (vl_slice){m->ad, m->ad_len};
+        if (seal) {
+            ctr[j] = (struct vl_ctr_job){nonnull(m->in), m->out + 16, m->in_len, m->out};
+        } else {
+            ctr[j] = (struct vl_ctr_job){m->in + 16, m->out != NULL ? m->out : empty_out,
+                                         m->in_len - 16, NULL};
+            memcpy(tags[j], m->in, 16);
+        }
+        /* S2V runs over the plaintext: the input on seal, the output on open. */
+        jobs[j] = (struct vl_s2v_job){&ads[j], 1, nonnull(m->nonce), m->nonce_len,
+                                      seal ? ctr[j].in : ctr[j].out, ctr[j].len};
+    }
+    if (seal) {
+        key->impl->siv.s2v_batch(key->state, tags, jobs, n);
+        siv_batch_ctr(key, tags, ctr, n);
+        for (size_t j = 0; j < n; j++)
+            msgs[idx[j]].out_len = msgs[idx[j]].in_len + 16;
+    } else {
+        siv_batch_ctr(key, tags, ctr, n);
+        key->impl->siv.s2v_batch(key->state, computed, jobs, n);
+        siv_batch_verdicts(key, msgs, idx, n, tags, computed);
+    }
     /* One wipe per chunk: a 16-byte wipe per message stalls the next
-     * message's CTR on a store to the neighbouring tag. */
-    vl_memzero(tags, sizeof tags);
-    vl_memzero(computed, sizeof computed);
+     * message's CTR on a store to the neighbouring tag. A seal leaves
+     * |computed| untouched. */
+    vl_memzero(tags, n * sizeof tags[0]);
+    if (!seal)
+        vl_memzero(computed, n * sizeof computed[0]);
 }
 
 static int batch(vl_aead_key *k, vl_aead_msg *msgs, size_t count, int seal)

@@ -41,6 +41,14 @@ struct vl_s2v_job {
     size_t len;
 };
 
+/* One message of a multi-message CTR (see vl_siv_ops.ctr_batch). */
+struct vl_ctr_job {
+    const uint8_t *in;
+    uint8_t *out; /* == in, or apart from it */
+    size_t len;
+    uint8_t *tag; /* seal: where V goes (16 bytes, apart from in and out); open: NULL */
+};
+
 struct vl_siv_ops {
     /* key is 64 bytes: K1 (S2V/CMAC) then K2 (CTR), RFC 5297 §2.6. */
     void (*init)(void *st, const uint8_t key[64]);
@@ -57,6 +65,14 @@ struct vl_siv_ops {
      * of many messages are interleaved (multi-buffer), since one chain is
      * bound by AES latency. */
     void (*s2v_batch)(const void *st, uint8_t (*v)[16], const struct vl_s2v_job *jobs,
+                      size_t n);
+    /* Optional (NULL: the front end calls ctr per message and copies V to
+     * the tag). For i < n, exactly ctr(st, v[i], jobs[i].out, jobs[i].in,
+     * jobs[i].len), then v[i] copied to jobs[i].tag when it is set; the
+     * counter blocks of several short messages share the registers in
+     * flight. The jobs' buffers do not overlap one another (the batch
+     * contract, vellum/aead.h). */
+    void (*ctr_batch)(const void *st, const uint8_t (*v)[16], const struct vl_ctr_job *jobs,
                       size_t n);
 };
 
