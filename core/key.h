@@ -61,6 +61,10 @@ void vl_usage_reset(struct vl_key *key);
  * the caller has already checked everything that could make a seal fail.
  * A single seal (count 1) may come out of the calling thread's shard. */
 int vl_usage_reserve_seal(struct vl_key *key, uint64_t count, uint64_t bytes);
+/* The seals and bytes the limit check sees: used, plus what threads hold
+ * granted in advance and have not spent (vl_aead_usage reports only the
+ * used part). A seal is refused when these reach the limits. */
+void vl_usage_counted(const struct vl_key *key, uint64_t *seals, uint64_t *bytes);
 /* VL_OK while failed opens are below max_open_failures, else VL_ERR_LIMIT.
  * A plain load, no reservation: opens that pass it concurrently may each
  * still fail, so the count can pass the limit by the opens in flight at

@@ -33,6 +33,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "key.h"
 #include "keyring_internal.h"
 #include "keyring_rcu.h"
 #include "rand.h"
@@ -172,13 +173,16 @@ static int reserve_chunk(struct vl_kr_op *op, struct vl_dek_entry *e, uint64_t *
     return vl_aead_set_limits(&e->key, &kl);
 }
 
+/* Seals counted against the entry's key, including what threads were
+ * granted in advance and hold unspent (core/usage.c): the key refuses a
+ * seal when these reach max_seals, so this, not vl_aead_usage, says
+ * whether the entry needs its next chunk. */
 static uint64_t seals_of(const struct vl_dek_entry *e)
 {
-    vl_usage u;
-    vl_aead_usage(&e->key, &u);
-    return u.seals;
+    uint64_t seals, bytes;
+    vl_usage_counted(vl_key_of_const(&e->key), &seals, &bytes);
+    return seals;
 }
-
 static void unpublish(struct vl_dek_node *n, struct vl_dek_entry *e)
 {
     if (atomic_load_explicit(&n->current, memory_order_relaxed) == e)
@@ -377,11 +381,11 @@ static int still_live(struct vl_kr_op *op, const struct vl_dek_entry *e)
 /* 1 when the byte budget (not the seal budget) refused |len| bytes. */
 static int bytes_exhausted(const struct vl_dek_entry *e, size_t len)
 {
-    vl_usage u;
+    uint64_t seals, bytes;
     vl_limits l;
-    vl_aead_usage(&e->key, &u);
+    vl_usage_counted(vl_key_of_const(&e->key), &seals, &bytes);
     vl_aead_get_limits(&e->key, &l);
-    return u.bytes_sealed > l.max_bytes || l.max_bytes - u.bytes_sealed < (uint64_t)len;
+    return bytes > l.max_bytes || l.max_bytes - bytes < (uint64_t)len;
 }
 
 /* A seal under |e| returned VL_ERR_LIMIT: more budget, or retire it from

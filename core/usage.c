@@ -189,17 +189,18 @@ static int count_below(struct vl_key *key, uint64_t count, uint64_t bytes, uint6
  *   subtracted as unspent; it gives it back when it returns. New limits (a
  *   new limits_epoch) end every grant the same way: the holder gives back
  *   what is unspent before it seals again.
- * - Within SHARD_SPARE_* of a limit nothing is granted: near the end every
- *   seal is counted one by one. Threads that seal until refused get exactly
- *   max_seals, unless a thread that stopped sealing under the key still
- *   holds a grant (at most SHARD_MAX seals per shard), which the limit
- *   check must count as taken.
+ * - Within SHARD_SPARE_* of a limit (what all shards could hold) nothing
+ *   is granted: the last seals are counted one by one. Threads that seal
+ *   until refused get exactly max_seals, unless a thread that stopped
+ *   sealing under the key still holds a grant (at most SHARD_MAX seals per
+ *   shard): a seal can then be refused while vl_aead_usage shows less than
+ *   max_seals. vl_usage_counted gives what the limit check sees.
  * - A key must not be shared between processes (shared memory): shard
  *   owners are threads of one process. */
 #define SHARD_MAX 64
 #define SHARD_MAX_MSG 4096
-#define SHARD_SPARE_SEALS (UINT64_C(1) << 16)
-#define SHARD_SPARE_BYTES (UINT64_C(1) << 26)
+#define SHARD_SPARE_SEALS ((uint64_t)SHARD_MAX * VL_USAGE_SHARDS)
+#define SHARD_SPARE_BYTES ((uint64_t)SHARD_MAX * VL_USAGE_SHARDS * SHARD_MAX_MSG)
 
 /* What the calling thread knows about the key it last sealed under. Its
  * address is the thread's token in shard owners: unique among live
@@ -362,6 +363,13 @@ void vl_usage_count_failures(struct vl_key *key, uint64_t failed)
         atomic_fetch_add_explicit(&key->open_failures, failed, memory_order_relaxed);
 }
 
+void vl_usage_counted(const struct vl_key *key, uint64_t *seals, uint64_t *bytes)
+{
+    struct vl_key *k = (struct vl_key *)key;
+    *seals = load(&k->seals);
+    *bytes = load(&k->bytes_sealed);
+}
+
 static int key_ok(const vl_aead_key *k)
 {
     return k != NULL && vl_key_of_const(k)->magic == VL_KEY_MAGIC;
@@ -421,9 +429,14 @@ int vl_aead_should_rotate(const vl_aead_key *k)
     if (!key_ok(k))
         return 0;
     vl_limits l;
-    vl_usage u;
+    uint64_t seals, bytes;
     vl_aead_get_limits(k, &l);
-    vl_aead_usage(k, &u);
-    return u.seals >= l.rotate_at_seals || u.seals >= l.max_seals ||
-           u.bytes_sealed >= l.max_bytes || u.open_failures >= l.max_open_failures;
+    /* What the limit check sees: seals granted in advance count, so the
+     * flag is up whenever a seal could be refused. */
+    const struct vl_key *key = vl_key_of_const(k);
+    vl_usage_counted(key, &seals, &bytes);
+    uint64_t failures = atomic_load_explicit(&((struct vl_key *)key)->open_failures,
+                                             memory_order_relaxed);
+    return seals >= l.rotate_at_seals || seals >= l.max_seals || bytes >= l.max_bytes ||
+           failures >= l.max_open_failures;
 }

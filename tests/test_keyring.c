@@ -16,6 +16,8 @@
  *   keyring_bad      truncated, oversized and garbage fields and stored
  *                    records: clean errors, state unchanged */
 #include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -719,6 +721,58 @@ Test(keyring_rotate, durable_budget_across_restart, .init = setup_small_limits,
     cr_assert_eq(per_version[2], 6);
     cr_assert_eq(per_version[3], 1);
     cr_assert_eq(latest_version(SUBJ, VL_AES256_GCM), 3);
+}
+
+/* A thread that stops sealing keeps the seals its DEK key granted it in
+ * advance (core/usage.c); the key then refuses seals while vl_aead_usage
+ * is still under max_seals. The keyring must reserve the next chunk anyway
+ * (it asks what the limit check sees), not spin on "another thread
+ * refilled it": the idle thread's grant must not stall the others. */
+struct idle_holder {
+    pthread_t t;
+    atomic_int phase; /* 1: sealed and holding; 2: may seal again */
+    int failures;
+};
+
+static void *hold_grant(void *arg)
+{
+    struct idle_holder *h = arg;
+    struct field f;
+    for (int i = 0; i < 300; i++)
+        h->failures += enc(SUBJ, VL_AES256_GCM, "held", &f) != VL_OK;
+    atomic_store(&h->phase, 1);
+    while (atomic_load(&h->phase) != 2)
+        sched_yield();
+    for (int i = 0; i < 100; i++)
+        h->failures += enc(SUBJ, VL_AES256_GCM, "held", &f) != VL_OK;
+    return NULL;
+}
+
+static void setup_chunks_1024(void)
+{
+    struct opts o = {.versioned = 0, .reserve_min = 1024, .reserve_max = 1024};
+    open_with(&o);
+}
+
+Test(keyring_rotate, idle_thread_grant_does_not_stall, .init = setup_chunks_1024,
+     .fini = teardown)
+{
+    static struct idle_holder h;
+    struct field f;
+    h.failures = 0;
+    atomic_store(&h.phase, 0);
+    cr_assert_eq(pthread_create(&h.t, NULL, hold_grant, &h), 0);
+    while (atomic_load(&h.phase) != 1)
+        sched_yield();
+    for (int i = 0; i < 5000; i++)
+        cr_assert_eq(enc(SUBJ, VL_AES256_GCM, "main", &f), VL_OK, "field %d", i);
+    round_trip(SUBJ, VL_AES256_GCM, &f, "main");
+    atomic_store(&h.phase, 2);
+    pthread_join(h.t, NULL);
+    cr_assert_eq(h.failures, 0);
+    vl_keyring_stats st;
+    vl_keyring_stats_get(T.kr, &st);
+    cr_assert_geq(st.reservations, 6, "%lu reservations", (unsigned long)st.reservations);
 }
 
 Test(keyring_rotate, chunks_adapt, .init = setup_versioned, .fini = teardown)

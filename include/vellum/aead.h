@@ -154,14 +154,16 @@ int vl_aead_open_batch(vl_aead_key *k, vl_aead_msg *msgs, size_t count) VL_MUST_
 /* Usage accounting (SP 800-38D §8.3; CFRG "Usage Limits on AEAD Algorithms").
  * Counts are exact under any number of threads, and limits hold: with
  * max_seals = N never N + 1 seals succeed, and max_bytes is never passed.
- * Far from the limits (more than 2^16 seals and 2^26 bytes left) a thread
- * that seals many messages in a row under one key is granted up to 64 seals
- * in advance in its own part of the key, so it need not take a lock per
- * seal; vl_aead_usage reports only what was used. Near the limits every
- * seal is counted one by one, so threads that seal until refused get
- * exactly N, less any grant still held by a thread that stopped sealing
- * under the key (at most 64 seals per thread; core/usage.c). A key must not
- * be shared between processes through shared memory. Failed opens
+ * A thread that seals many messages in a row under one key is granted up to
+ * 64 seals (and their bytes) in advance in its own part of the key, so it
+ * need not take a lock per seal; vl_aead_usage reports only what was used.
+ * The last 512 seals (and 2 MiB) before a limit are never granted, so
+ * threads that seal until refused get exactly N, less what a thread that
+ * stopped sealing under the key still holds (at most 64 seals per thread,
+ * returned when it seals under the key again): a seal can be refused while
+ * vl_aead_usage shows a little under a limit, and vl_aead_should_rotate is
+ * then already 1. A key must not be shared between processes through
+ * shared memory. Failed opens
  * are checked before an open and counted after it (a reservation would put
  * two locked operations on every successful open): under concurrent
  * forgeries the count may pass max_open_failures by the opens in flight at
@@ -180,7 +182,8 @@ void vl_aead_get_limits(const vl_aead_key *k, vl_limits *l);
  * core/usage.c for the derivation of each number). VL_ERR_ARG for a bad alg. */
 int vl_aead_default_limits(vl_alg alg, vl_limits *l);
 /* vl_aead_should_rotate returns 1 once seals >= rotate_at_seals or a hard
- * limit is reached: time to move to a fresh key before seals start failing. */
+ * limit is reached (counting seals granted in advance, see above): time to
+ * move to a fresh key before seals start failing. */
 int vl_aead_should_rotate(const vl_aead_key *k);
 
 #ifdef __cplusplus
