@@ -337,68 +337,111 @@ static int open_combined(vl_aead_key *k, uint8_t *out, size_t *out_len, size_t o
     return open_end(key, &o, expected, computed, out_cap, out_len);
 }
 
-/* The common GCM call, in one straight line: vl_aead_seal and vl_aead_open
- * first test, together, every check the general path (seal_begin, open_begin,
- * check_op) would make, and go straight to the kernel when all pass. Any
- * call that fails one of them, and every SIV call, takes the general path,
- * which checks again and reports the error. Field-sized messages are where
- * this matters: the general path's struct op and calls cost as much as
- * sealing 64 bytes. */
-static inline int gcm_args_ok(const struct vl_key *key, const size_t *out_len,
-                              const uint8_t *nonce, size_t nonce_len, const uint8_t *ad,
-                              size_t ad_len, size_t body_len)
+/* The common call, in one straight line: vl_aead_seal and vl_aead_open
+ * first test, together, every check the general path (seal_begin,
+ * open_begin, check_op) would make for their one-AD shape, and go straight
+ * to the path when all pass. A call that fails any of them takes the
+ * general path, which checks again and reports the error. Field-sized
+ * messages are where this matters: the general path's struct op and calls
+ * cost as much as sealing 64 bytes with GCM. */
+_Static_assert(VL_SIV_MAX_COMPONENTS >= 2, "one AD and a nonce must fit S2V");
+
+/* The lengths and the nonce, AD and body pointers: SP 800-38D §5.2.1.1 for
+ * GCM (and a nonce), any lengths for SIV (nonce optional). */
+static inline int args_ok(const struct vl_key *key, const size_t *out_len, const uint8_t *nonce,
+                          size_t nonce_len, const uint8_t *ad, size_t ad_len, size_t body_len)
 {
-    return (key->alg != VL_AES256_SIV) & (out_len != NULL) & (nonce != NULL) &
-           (nonce_len != 0) & ((uint64_t)nonce_len <= GCM_MAX_AD_OR_IV) &
-           ((uint64_t)ad_len <= GCM_MAX_AD_OR_IV) & buf_ok(ad, ad_len) &
-           ((uint64_t)body_len <= GCM_MAX_PLAINTEXT);
+    const int siv = is_siv(key);
+    return (out_len != NULL) & buf_ok(nonce, nonce_len) & buf_ok(ad, ad_len) &
+           (siv | ((nonce_len != 0) & ((uint64_t)nonce_len <= GCM_MAX_AD_OR_IV) &
+                   ((uint64_t)ad_len <= GCM_MAX_AD_OR_IV) &
+                   ((uint64_t)body_len <= GCM_MAX_PLAINTEXT)));
 }
 
-/* seal: out = C || T, apart from the input or with C exactly in place. */
-static inline int gcm_seal_fast_ok(const struct vl_key *key, const uint8_t *out,
-                                   const size_t *out_len, size_t out_cap, const uint8_t *nonce,
-                                   size_t nonce_len, const uint8_t *in, size_t in_len,
-                                   const uint8_t *ad, size_t ad_len)
+/* seal: out = C || T (GCM) or V || C (SIV), apart from the input or with
+ * C exactly in place. The tag slot then never meets the input either. */
+static inline int seal_fast_ok(const struct vl_key *key, const uint8_t *out,
+                               const size_t *out_len, size_t out_cap, const uint8_t *nonce,
+                               size_t nonce_len, const uint8_t *in, size_t in_len,
+                               const uint8_t *ad, size_t ad_len)
 {
-    const size_t all = in_len + 16; /* no wrap once in_len passes the GCM bound */
-    int ok = gcm_args_ok(key, out_len, nonce, nonce_len, ad, ad_len, in_len) &
-             (out != NULL) & (out_cap >= all) & buf_ok(in, in_len);
-    int bad = ((out != in) & overlap(out, all, in, in_len)) | overlap(nonce, nonce_len, out, all) |
-              overlap(ad, ad_len, out, all);
+    const size_t all = in_len + 16;
+    const uintptr_t body = (uintptr_t)out + (is_siv(key) ? 16 : 0);
+    int ok = args_ok(key, out_len, nonce, nonce_len, ad, ad_len, in_len) & (out != NULL) &
+             (in_len <= SIZE_MAX - 16) & (out_cap >= all) & buf_ok(in, in_len);
+    int bad = ((body != (uintptr_t)in) & overlap(out, all, in, in_len)) |
+              overlap(nonce, nonce_len, out, all) | overlap(ad, ad_len, out, all);
     return ok & !bad;
 }
 
-/* open: in = C || T, out gets the body, apart from |in| or exactly in place. */
-static inline int gcm_open_fast_ok(const struct vl_key *key, const uint8_t *out,
-                                   const size_t *out_len, size_t out_cap, const uint8_t *nonce,
-                                   size_t nonce_len, const uint8_t *in, size_t in_len,
-                                   const uint8_t *ad, size_t ad_len)
+/* open: in = C || T (GCM) or V || C (SIV); out gets the body, apart from
+ * |in| or exactly in place. */
+static inline int open_fast_ok(const struct vl_key *key, const uint8_t *out,
+                               const size_t *out_len, size_t out_cap, const uint8_t *nonce,
+                               size_t nonce_len, const uint8_t *in, size_t in_len,
+                               const uint8_t *ad, size_t ad_len)
 {
     const size_t len = in_len - 16; /* used only when in_len >= 16 */
+    const uintptr_t body = (uintptr_t)in + (is_siv(key) ? 16 : 0);
     int ok = (in != NULL) & (in_len >= 16) & ((uintptr_t)in <= UINTPTR_MAX - in_len) &
-             gcm_args_ok(key, out_len, nonce, nonce_len, ad, ad_len, len) & (out != NULL) &
+             args_ok(key, out_len, nonce, nonce_len, ad, ad_len, len) & (out != NULL) &
              (out_cap >= len);
-    int bad = ((out != in) & overlap(out, len, in, in_len)) | overlap(nonce, nonce_len, out, len) |
-              overlap(ad, ad_len, out, len);
+    int bad = (((uintptr_t)out != body) & overlap(out, len, in, in_len)) |
+              overlap(nonce, nonce_len, out, len) | overlap(ad, ad_len, out, len);
     return ok & !bad;
+}
+
+/* RFC 5297 §2.6: V = S2V(K1, AD, [nonce,] P), C = CTR(K2, V, P), out = V || C.
+ * V stays in a local until the end: in place, the tag slot sits just before
+ * |in|. */
+static void siv_seal_one(const struct vl_key *key, uint8_t *out, const vl_slice *ad,
+                         const uint8_t *nonce, size_t nonce_len, const uint8_t *in, size_t len)
+{
+    uint8_t v[16];
+    key->impl->siv.s2v(key->state, v, ad, 1, nonnull(nonce), nonce_len, nonnull(in), len);
+    key->impl->siv.ctr(key->state, v, out + 16, nonnull(in), len);
+    memcpy(out, v, 16);
+    vl_memzero(v, sizeof v);
+}
+
+int vl_aead_seal_field(vl_aead_key *k, uint8_t *out, size_t *out_len, const uint8_t *nonce,
+                       size_t nonce_len, const uint8_t *in, size_t in_len)
+{
+    struct vl_key *key = vl_key_of(k);
+    if (!body_len_ok(key, in_len))
+        return VL_ERR_ARG;
+    int rc = vl_usage_reserve_seal(key, 1, (uint64_t)in_len);
+    if (rc != VL_OK)
+        return rc;
+    if (is_siv(key)) {
+        const vl_slice empty = {empty_in, 0}; /* one empty AD component */
+        siv_seal_one(key, out, &empty, NULL, 0, in, in_len);
+    } else {
+        key->impl->gcm.seal(key->state, out, out + in_len, nonce, nonce_len, nonnull(in), in_len,
+                            empty_in, 0);
+    }
+    *out_len = in_len + 16;
+    return VL_OK;
 }
 
 int vl_aead_seal(vl_aead_key *k, uint8_t *out, size_t *out_len, size_t out_cap,
                  const uint8_t *nonce, size_t nonce_len, const uint8_t *in, size_t in_len,
                  const uint8_t *ad, size_t ad_len)
 {
-    if (key_ready(k) && !is_siv(vl_key_of(k))) {
+    const vl_slice one = {ad, ad_len};
+    if (key_ready(k)) {
         struct vl_key *key = vl_key_of(k);
-        if (gcm_seal_fast_ok(key, out, out_len, out_cap, nonce, nonce_len, in, in_len, ad,
-                             ad_len) &&
+        if (seal_fast_ok(key, out, out_len, out_cap, nonce, nonce_len, in, in_len, ad, ad_len) &&
             vl_usage_reserve_seal(key, 1, (uint64_t)in_len) == VL_OK) {
-            key->impl->gcm.seal(key->state, out, out + in_len, nonce, nonce_len, nonnull(in),
-                                in_len, nonnull(ad), ad_len);
+            if (is_siv(key))
+                siv_seal_one(key, out, &one, nonce, nonce_len, in, in_len);
+            else
+                key->impl->gcm.seal(key->state, out, out + in_len, nonce, nonce_len,
+                                    nonnull(in), in_len, nonnull(ad), ad_len);
             *out_len = in_len + 16;
             return VL_OK;
         }
     }
-    const vl_slice one = {ad, ad_len};
     return seal_combined(k, out, out_len, out_cap, &one, 1, nonce, nonce_len, in, in_len);
 }
 
@@ -406,16 +449,25 @@ int vl_aead_open(vl_aead_key *k, uint8_t *out, size_t *out_len, size_t out_cap,
                  const uint8_t *nonce, size_t nonce_len, const uint8_t *in, size_t in_len,
                  const uint8_t *ad, size_t ad_len)
 {
-    if (key_ready(k) && !is_siv(vl_key_of(k))) {
+    const vl_slice one = {ad, ad_len};
+    if (key_ready(k)) {
         struct vl_key *key = vl_key_of(k);
-        if (gcm_open_fast_ok(key, out, out_len, out_cap, nonce, nonce_len, in, in_len, ad,
-                             ad_len) &&
+        if (open_fast_ok(key, out, out_len, out_cap, nonce, nonce_len, in, in_len, ad, ad_len) &&
             vl_usage_open_allowed(key) == VL_OK) {
             const size_t len = in_len - 16;
             uint8_t expected[16], computed[16];
-            memcpy(expected, in + len, 16); /* in place, out may cover it */
-            key->impl->gcm.open(key->state, out, computed, nonce, nonce_len, in, len,
-                                nonnull(ad), ad_len);
+            if (is_siv(key)) {
+                /* RFC 5297 §2.7: P = CTR(K2, V, C), then S2V(P) against V,
+                 * copied first since in place the output covers it. */
+                memcpy(expected, in, 16);
+                key->impl->siv.ctr(key->state, expected, out, in + 16, len);
+                key->impl->siv.s2v(key->state, computed, &one, 1, nonnull(nonce), nonce_len, out,
+                                   len);
+            } else {
+                memcpy(expected, in + len, 16); /* in place, out may cover it */
+                key->impl->gcm.open(key->state, out, computed, nonce, nonce_len, in, len,
+                                    nonnull(ad), ad_len);
+            }
             int rc = open_verdict(key, expected, computed);
             if (rc == VL_OK)
                 *out_len = len;
@@ -424,7 +476,6 @@ int vl_aead_open(vl_aead_key *k, uint8_t *out, size_t *out_len, size_t out_cap,
             return rc;
         }
     }
-    const vl_slice one = {ad, ad_len};
     return open_combined(k, out, out_len, out_cap, &one, 1, nonce, nonce_len, in, in_len);
 }
 

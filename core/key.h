@@ -73,4 +73,15 @@ int vl_usage_open_allowed(const struct vl_key *key);
 /* Count |failed| failed opens. */
 void vl_usage_count_failures(struct vl_key *key, uint64_t failed);
 
+/* vl_aead_seal for core/envelope.c, which has checked its buffers as
+ * vl_aead_seal would (the plaintext exactly in place or apart from the
+ * whole output; room for body and tag; a ready key): the usage count, then
+ * the path, skipping a second round of checks on the field hot path. GCM:
+ * |nonce_len| bytes of nonce, no AD, out = C || T; SIV: no nonce and one
+ * empty AD component (csfle-spec §4.2), out = V || C. On failure
+ * (VL_ERR_LIMIT, or VL_ERR_ARG past the GCM length limit) nothing is
+ * written. */
+int vl_aead_seal_field(vl_aead_key *k, uint8_t *out, size_t *out_len, const uint8_t *nonce,
+                       size_t nonce_len, const uint8_t *in, size_t in_len);
+
 #endif /* VL_CORE_KEY_H */

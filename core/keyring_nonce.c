@@ -10,6 +10,7 @@
 #include <sys/mman.h>
 
 #include "internal.h"
+#include "key.h"
 #include "keyring_nonce.h"
 #include "rand.h"
 
@@ -96,18 +97,15 @@ static int pool_refill(struct vl_nonce_pool *p)
         return rc;
     }
     uint8_t iv[VL_NONCE_BYTES] = {0};
-    size_t n;
     vl_store_be64(iv, p->refills++);
     memset(p->buf, 0, POOL_BYTES);
-    int rc = vl_aead_seal(&p->key, p->buf, &n, POOL_BYTES + VL_AEAD_TAG_BYTES, iv, sizeof iv,
-                          p->buf, POOL_BYTES, NULL, 0);
-    if (rc == VL_ERR_LIMIT) {
-        /* The key's own usage limit: reseed and try once more. */
-        p->seeded = 0;
-        return pool_refill(p);
-    }
-    if (rc != VL_OK)
-        return VL_ERR_RNG;
+    /* The path's GCM directly, not vl_aead_seal: this key's use is bounded
+     * by VL_NONCE_RESEED refills (far below its usage limits), and a
+     * vl_aead_seal here would also end the thread's run of seals under its
+     * DEK key, and with it the seals granted in advance (core/usage.c). */
+    const struct vl_key *key = vl_key_of(&p->key);
+    key->impl->gcm.seal(key->state, p->buf, p->buf + POOL_BYTES, iv, sizeof iv, p->buf,
+                        POOL_BYTES, p->buf, 0);
     p->end = POOL_BYTES;
     return VL_OK;
 }
