@@ -563,18 +563,15 @@ static int batch_one(vl_aead_key *k, vl_aead_msg *m, int seal)
                                m->in, m->in_len, m->ad, m->ad_len);
 }
 
-/* Reserves usage for the |n| checked messages of a chunk in one step
- * (one atomic each for count and bytes); when the budget cannot take them
- * all, message by message in order, exactly as single calls would. Returns
- * how many kept their reservation, compacting |idx|; the others get
- * VL_ERR_LIMIT and a zeroed output. A sealed body is as long as the input;
- * an open reserves no bytes. */
+/* Reserves usage for the |n| checked messages of a chunk, |bytes| their
+ * input bytes, in one step (one atomic each for count and bytes); when the
+ * budget cannot take them all, message by message in order, exactly as
+ * single calls would. Returns how many kept their reservation, compacting
+ * |idx|; the others get VL_ERR_LIMIT and a zeroed output. A sealed body is
+ * as long as the input; an open reserves no bytes. */
 static size_t batch_reserve(struct vl_key *key, vl_aead_msg *msgs, size_t *idx, size_t n,
-                            int seal)
+                            uint64_t bytes, int seal)
 {
-    uint64_t bytes = 0;
-    for (size_t j = 0; j < n; j++)
-        bytes += msgs[idx[j]].in_len;
     if ((seal ? vl_usage_reserve_seal(key, n, bytes) : vl_usage_open_allowed(key)) == VL_OK)
         return n;
     size_t kept = 0;
@@ -616,10 +613,15 @@ static int siv_batch_seal_check(vl_aead_msg *m)
      * is the output's first 16 bytes, so it can meet the input only when
      * the body is not in place (in place, the input starts where the slot
      * ends), and then the body check has already refused the message. */
-    int ok = buf_ok(m->nonce, m->nonce_len) & buf_ok(in, len) & buf_ok(m->ad, m->ad_len);
-    int bad = ((out + 16 != in) & overlap(out, len + 16, in, len)) |
-              overlap(m->nonce, m->nonce_len, out, len + 16) |
-              overlap(m->ad, m->ad_len, out, len + 16);
+    int ok = buf_ok(in, len);
+    int bad = (out + 16 != in) & overlap(out, len + 16, in, len);
+    /* An empty nonce or AD passes both of its checks: skipped for field
+     * encryption (neither), where they would be most of the work. */
+    if ((m->nonce_len | m->ad_len) != 0) {
+        ok &= buf_ok(m->nonce, m->nonce_len) & buf_ok(m->ad, m->ad_len);
+        bad |= overlap(m->nonce, m->nonce_len, out, len + 16) |
+               overlap(m->ad, m->ad_len, out, len + 16);
+    }
     if (ok & !bad)
         return VL_OK;
     wipe_out(out, m->out_cap, &m->out_len);
@@ -645,9 +647,12 @@ static int siv_batch_open_check(vl_aead_msg *m)
     /* check_op: buf_ok of nonce and AD (the body pointers are set); the
      * output exactly on the body or apart from all input; nonce and AD
      * outside the output. */
-    int ok = buf_ok(m->nonce, m->nonce_len) & buf_ok(m->ad, m->ad_len);
-    int bad = ((out != in + 16) & overlap(out, len, in, m->in_len)) |
-              overlap(m->nonce, m->nonce_len, out, len) | overlap(m->ad, m->ad_len, out, len);
+    int ok = 1;
+    int bad = (out != in + 16) & overlap(out, len, in, m->in_len);
+    if ((m->nonce_len | m->ad_len) != 0) { /* as in siv_batch_seal_check */
+        ok = buf_ok(m->nonce, m->nonce_len) & buf_ok(m->ad, m->ad_len);
+        bad |= overlap(m->nonce, m->nonce_len, out, len) | overlap(m->ad, m->ad_len, out, len);
+    }
     if (ok & !bad)
         return VL_OK;
     wipe_out(out, m->out_cap, &m->out_len);
@@ -671,9 +676,11 @@ static void siv_batch_ctr(const struct vl_key *key, uint8_t (*v)[16],
     }
 }
 
-/* The verdicts of a chunk's opens, |tags| against |computed|. */
+/* The verdicts of a chunk's opens in message order, each received tag
+ * (the input's first 16 bytes, which no output of the batch overlaps)
+ * against computed[i] for message i of the chunk. */
 static void siv_batch_verdicts(struct vl_key *key, vl_aead_msg *msgs, const size_t *idx,
-                               size_t n, uint8_t (*tags)[16], uint8_t (*computed)[16])
+                               size_t n, uint8_t (*computed)[16])
 {
     for (size_t j = 0; j < n; j++) {
         vl_aead_msg *m = &msgs[idx[j]];
@@ -685,7 +692,7 @@ static void siv_batch_verdicts(struct vl_key *key, vl_aead_msg *msgs, const size
         if (vl_usage_open_allowed(key) != VL_OK) {
             m->status = VL_ERR_LIMIT;
             wipe_out(m->out, m->out_cap, &m->out_len);
-        } else if (tags_match(tags[j], computed[j])) {
+        } else if (tags_match(m->in, computed[idx[j]])) {
             m->out_len = m->in_len - 16;
         } else {
             m->status = VL_ERR_AUTH;
@@ -695,29 +702,20 @@ static void siv_batch_verdicts(struct vl_key *key, vl_aead_msg *msgs, const size
     }
 }
 
-/* One chunk of SIV messages through s2v_batch and the multi-message CTR.
- * Messages are checked one by one (a bad one costs only its own status),
- * usage is reserved for the chunk at once, then the S2V chains of all of
- * them run interleaved, and their CTR blocks too. Seal: V = S2V(P), then
- * C = CTR(V, P) with V written to the tag slot (out = V || C). Open: the
- * tags copied first (the output may be in place), P = CTR(V, C), then
- * S2V(P) against V. */
-static void siv_batch_chunk(vl_aead_key *k, vl_aead_msg *msgs, size_t count, int seal)
+/* Messages of a chunk through s2v_batch and the multi-message CTR (any
+ * nonce and AD). Seal: V = S2V(P), then C = CTR(V, P) with V written to
+ * the tag slot (out = V || C). Open: the tags copied (the CTR reads V from
+ * an array), P = CTR(V, C), then S2V(P) into computed[idx[j]]. */
+static void siv_batch_general(const struct vl_key *key, vl_aead_msg *msgs, const size_t *idx,
+                              size_t n, int seal, uint8_t (*computed)[16])
 {
-    struct vl_key *key = vl_key_of(k);
     vl_slice ads[BATCH_CHUNK];
     struct vl_s2v_job jobs[BATCH_CHUNK];
     struct vl_ctr_job ctr[BATCH_CHUNK];
-    uint8_t tags[BATCH_CHUNK][16], computed[BATCH_CHUNK][16];
-    size_t idx[BATCH_CHUNK], n = 0;
+    uint8_t tags[BATCH_CHUNK][16], v[BATCH_CHUNK][16];
 
-    for (size_t i = 0; i < count; i++) {
-        vl_aead_msg *m = &msgs[i];
-        m->status = seal ? siv_batch_seal_check(m) : siv_batch_open_check(m);
-        if (m->status == VL_OK)
-            idx[n++] = i;
-    }
-    n = batch_reserve(key, msgs, idx, n, seal);
+    if (n == 0)
+        return;
     for (size_t j = 0; j < n; j++) {
         const vl_aead_msg *m = &msgs[idx[j]];
         ads[j] = (vl_slice){m->ad, m->ad_len};
@@ -735,19 +733,93 @@ static void siv_batch_chunk(vl_aead_key *k, vl_aead_msg *msgs, size_t count, int
     if (seal) {
         key->impl->siv.s2v_batch(key->state, tags, jobs, n);
         siv_batch_ctr(key, tags, ctr, n);
-        for (size_t j = 0; j < n; j++)
-            msgs[idx[j]].out_len = msgs[idx[j]].in_len + 16;
     } else {
         siv_batch_ctr(key, tags, ctr, n);
-        key->impl->siv.s2v_batch(key->state, computed, jobs, n);
-        siv_batch_verdicts(key, msgs, idx, n, tags, computed);
+        key->impl->siv.s2v_batch(key->state, v, jobs, n);
+        for (size_t j = 0; j < n; j++)
+            memcpy(computed[idx[j]], v[j], 16);
+        vl_memzero(v, n * sizeof v[0]);
     }
-    /* One wipe per chunk: a 16-byte wipe per message stalls the next
-     * message's CTR on a store to the neighbouring tag. A seal leaves
-     * |computed| untouched. */
+    /* One wipe for all: a 16-byte wipe per message stalls the next
+     * message's CTR on a store to the neighbouring tag. */
     vl_memzero(tags, n * sizeof tags[0]);
-    if (!seal)
-        vl_memzero(computed, n * sizeof computed[0]);
+}
+
+/* Whether the path's fused field op (vl_siv_ops.field_seal/open) takes a
+ * checked message: no nonce, an empty AD, a short body. */
+static inline int siv_batch_field(const vl_aead_msg *m, int seal)
+{
+    size_t len = seal ? m->in_len : m->in_len - 16;
+    return ((m->nonce_len | m->ad_len) == 0) & (len <= VL_SIV_FIELD_MAX);
+}
+
+/* The chunk's messages for the fused field op (fidx) and for the general
+ * route (gidx), in order; returns how many are in fidx. */
+static size_t siv_batch_split(const vl_aead_msg *msgs, const size_t *idx, size_t n, int seal,
+                              size_t *fidx, size_t *gidx)
+{
+    size_t nf = 0, ng = 0;
+    for (size_t j = 0; j < n; j++) {
+        if (siv_batch_field(&msgs[idx[j]], seal))
+            fidx[nf++] = idx[j];
+        else
+            gidx[ng++] = idx[j];
+    }
+    return nf;
+}
+
+/* One chunk of SIV messages. Messages are checked one by one (a bad one
+ * costs only its own status) and usage is reserved for the chunk at once.
+ * Field messages then go through the path's fused op when it has one, the
+ * others through s2v_batch and the multi-message CTR; opens get their
+ * verdicts in message order. One pass over the messages does the checks,
+ * the byte count and the split: with the fused op a short message costs
+ * little more than these. Inlined for each direction (|seal| constant). */
+static inline __attribute__((always_inline)) void siv_batch_chunk(vl_aead_key *k,
+                                                                  vl_aead_msg *msgs,
+                                                                  size_t count, int seal)
+{
+    struct vl_key *key = vl_key_of(k);
+    const struct vl_siv_ops *siv = &key->impl->siv;
+    const int fused = seal ? siv->field_seal != NULL : siv->field_open != NULL;
+    uint8_t computed[BATCH_CHUNK][16];
+    size_t idx[BATCH_CHUNK], fidx[BATCH_CHUNK], gidx[BATCH_CHUNK], n = 0, nf = 0, ng = 0;
+    uint64_t bytes = 0;
+
+    for (size_t i = 0; i < count; i++) {
+        vl_aead_msg *m = &msgs[i];
+        m->status = seal ? siv_batch_seal_check(m) : siv_batch_open_check(m);
+        if (m->status != VL_OK)
+            continue;
+        idx[n++] = i;
+        bytes += m->in_len;
+        /* Final unless the reservation fails, which wipes it. */
+        if (seal)
+            m->out_len = m->in_len + 16;
+        if (fused && siv_batch_field(m, seal))
+            fidx[nf++] = i;
+        else
+            gidx[ng++] = i;
+    }
+    size_t kept = batch_reserve(key, msgs, idx, n, bytes, seal);
+    if (kept != n) {
+        n = kept;
+        nf = fused ? siv_batch_split(msgs, idx, n, seal, fidx, gidx) : 0;
+        ng = n - nf;
+        if (!fused)
+            memcpy(gidx, idx, n * sizeof idx[0]);
+    }
+    if (nf > 0) {
+        if (seal)
+            siv->field_seal(key->state, msgs, fidx, nf);
+        else
+            siv->field_open(key->state, msgs, fidx, nf, computed);
+    }
+    siv_batch_general(key, msgs, gidx, ng, seal, computed);
+    if (seal)
+        return;
+    siv_batch_verdicts(key, msgs, idx, n, computed);
+    vl_memzero(computed, count * sizeof computed[0]);
 }
 
 static int batch(vl_aead_key *k, vl_aead_msg *msgs, size_t count, int seal)
@@ -757,8 +829,10 @@ static int batch(vl_aead_key *k, vl_aead_msg *msgs, size_t count, int seal)
     int multi = key_ready(k) && is_siv(vl_key_of(k)) && vl_key_of(k)->impl->siv.s2v_batch;
     for (size_t i = 0; i < count; i += BATCH_CHUNK) {
         size_t n = count - i < BATCH_CHUNK ? count - i : BATCH_CHUNK;
-        if (multi)
-            siv_batch_chunk(k, msgs + i, n, seal);
+        if (multi && seal)
+            siv_batch_chunk(k, msgs + i, n, 1);
+        else if (multi)
+            siv_batch_chunk(k, msgs + i, n, 0);
         else
             for (size_t j = 0; j < n; j++)
                 msgs[i + j].status = batch_one(k, &msgs[i + j], seal);

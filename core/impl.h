@@ -74,7 +74,24 @@ struct vl_siv_ops {
      * contract, vellum/aead.h). */
     void (*ctr_batch)(const void *st, const uint8_t (*v)[16], const struct vl_ctr_job *jobs,
                       size_t n);
+    /* Optional (NULL: s2v_batch and the CTR above). Field encryption of
+     * short messages, S2V and CTR in one pass with no staging per message:
+     * for i < n, message m = msgs[idx[i]] has passed the front end's checks
+     * and has nonce_len == 0, ad_len == 0 (one empty AD component, so D is
+     * the key's precomputed one) and a body of at most VL_SIV_FIELD_MAX
+     * bytes. field_seal writes m->out = V || C with V = S2V(<empty>, P),
+     * C = CTR(V, P) for P = m->in (in place when m->out + 16 == m->in).
+     * field_open writes m->out = P = CTR(T, C) for T = m->in[0..16) and
+     * C = m->in + 16 (in place when m->out == C; m->out may be NULL for an
+     * empty body), and v[idx[i]] = S2V(<empty>, P) for the front end to
+     * compare with T. Buffers of different messages do not overlap. */
+    void (*field_seal)(const void *st, const vl_aead_msg *msgs, const size_t *idx, size_t n);
+    void (*field_open)(const void *st, const vl_aead_msg *msgs, const size_t *idx, size_t n,
+                       uint8_t (*v)[16]);
 };
+
+/* The longest body field_seal and field_open take: one zmm. */
+#define VL_SIV_FIELD_MAX 64
 
 struct vl_impl {
     const char *name;

@@ -15,5 +15,5 @@ const struct vl_impl vl_impl_portable = {
     .supported = always,
     .gcm = {.init = vl_gcm_ct_init, .seal = vl_gcm_ct_seal, .open = vl_gcm_ct_open},
     .siv = {.init = vl_siv_ct_init, .s2v = vl_siv_ct_s2v, .ctr = vl_siv_ct_ctr, .s2v_batch = NULL,
-            .ctr_batch = NULL},
+            .ctr_batch = NULL, .field_seal = NULL, .field_open = NULL},
 };

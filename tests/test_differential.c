@@ -583,3 +583,137 @@ Test(cross_path, siv_ctr_batch, .timeout = 600)
     }
     free(buf), free(ref), free(src), free(jobs), free(v);
 }
+
+/* A field message's body length: the edges of the one-zmm layout often. */
+static size_t pick_field_len(vt_rng *r)
+{
+    static const size_t edge[] = {0, 1, 15, 16, 17, 31, 32, 33, 47, 48, 49, 63, 64};
+    if (vt_rng_below(r, 2))
+        return edge[vt_rng_below(r, sizeof edge / sizeof edge[0])];
+    return vt_rng_range(r, 0, VL_SIV_FIELD_MAX);
+}
+
+/* siv.field_seal / field_open (optional in struct vl_siv_ops) must give,
+ * for every message, exactly siv.s2v over (one empty AD, the plaintext)
+ * and siv.ctr under V (seal: V || C; open: P, and V of P for the front
+ * end), and write nothing else: mixed lengths 0..VL_SIV_FIELD_MAX, random
+ * alignments, in place or apart, messages picked out of order through idx,
+ * guard bytes around every output. */
+Test(cross_path, siv_field_batch, .timeout = 600)
+{
+    enum { MAX_MSGS = 100, SLOT = 160, OFF_MAX = 48, SRC = MAX_MSGS * SLOT };
+    const struct vl_impl *paths[VT_MAX_PATHS];
+    size_t npaths = vt_paths(paths);
+    uint8_t *buf = malloc(MAX_MSGS * SLOT), *ref = malloc(MAX_MSGS * SLOT), *src = malloc(SRC);
+    vl_aead_msg *msgs = calloc(MAX_MSGS, sizeof *msgs);
+    size_t *idx = malloc(MAX_MSGS * sizeof *idx);
+    uint8_t(*v)[16] = malloc((MAX_MSGS + 1) * 16);
+    cr_assert(buf && ref && src && msgs && idx && v);
+    for (size_t pi = 0; pi < npaths; pi++) {
+        const struct vl_impl *p = paths[pi];
+        if (p->siv.field_seal == NULL || p->siv.field_open == NULL) {
+            cr_assert(p->siv.field_seal == NULL && p->siv.field_open == NULL,
+                      "%s: field_seal and field_open come together", p->name);
+            fprintf(stderr, "[cross_path] siv_field_batch: path %s has none (s2v_batch and "
+                            "ctr instead): skipped\n",
+                    p->name);
+            continue;
+        }
+        vt_rng r = {UINT64_C(0x76656c6c756d0041) ^ ((uint64_t)pi << 56)};
+        const vl_slice empty_ad = {NULL, 0};
+        uint8_t key[64];
+        vl_aead_key k;
+        size_t total = 0;
+        vt_rng_fill(&r, key, sizeof key);
+        vt_key_init(&k, VL_AES256_SIV, key, 64, p);
+        const void *st = vl_aead_state(&k);
+        p->siv.field_seal(st, msgs, idx, 0); /* nothing to do */
+        p->siv.field_open(st, msgs, idx, 0, v);
+        for (size_t iter = 0; iter < vt_scaled(600); iter++) {
+            size_t n = iter < MAX_MSGS ? iter + 1 : vt_rng_range(&r, 1, MAX_MSGS);
+            int open = (int)(iter & 1), all64 = vt_rng_below(&r, 4) == 0;
+            vt_rng_fill(&r, buf, MAX_MSGS * SLOT);
+            vt_rng_fill(&r, src, SRC);
+            memcpy(ref, buf, MAX_MSGS * SLOT);
+            memset(v, 0xa5, (MAX_MSGS + 1) * 16);
+            /* Message j lives in slot idx[j]; the slots are shuffled. */
+            for (size_t j = 0; j < n; j++)
+                idx[j] = j;
+            for (size_t j = n; j > 1; j--) {
+                size_t t = vt_rng_below(&r, j), x = idx[j - 1];
+                idx[j - 1] = idx[t], idx[t] = x;
+            }
+            for (size_t j = 0; j < n; j++) {
+                vl_aead_msg *m = &msgs[idx[j]];
+                size_t len = all64 ? 64 : pick_field_len(&r);
+                size_t off = 8 + vt_rng_below(&r, OFF_MAX); /* guard bytes before */
+                int in_place = vt_rng_below(&r, 3) == 0;
+                uint8_t *slot = buf + idx[j] * SLOT;
+                memset(m, 0, sizeof *m);
+                if (!open) {
+                    m->out = slot + off;
+                    m->in = in_place ? m->out + 16 : src + vt_rng_below(&r, SRC - len + 1);
+                    m->in_len = len;
+                    m->out_cap = len + 16;
+                    if (len == 0 && !in_place && vt_rng_below(&r, 2))
+                        m->in = NULL;
+                } else {
+                    uint8_t *in = in_place ? slot + off : src + vt_rng_below(&r, SRC - len - 15);
+                    m->in = in;
+                    m->in_len = len + 16;
+                    m->out = in_place ? in + 16 : slot + off;
+                    m->out_cap = len;
+                    if (len == 0 && !in_place && vt_rng_below(&r, 2))
+                        m->out = NULL;
+                }
+            }
+            if (!open)
+                p->siv.field_seal(st, msgs, idx, n);
+            else
+                p->siv.field_open(st, msgs, idx, n, v);
+            /* The reference, on |ref| (a copy of buf as it was). */
+            for (size_t j = 0; j < n; j++) {
+                const vl_aead_msg *m = &msgs[idx[j]];
+                size_t s = idx[j] * SLOT;
+                if (!open) {
+                    size_t len = m->in_len;
+                    uint8_t *o = ref + (m->out - buf);
+                    const uint8_t *in = m->in == NULL       ? (const uint8_t *)""
+                                        : m->in == m->out + 16 ? o + 16
+                                                               : m->in;
+                    uint8_t w[16];
+                    p->siv.s2v(st, w, &empty_ad, 1, NULL, 0, in, len);
+                    p->siv.ctr(st, w, o + 16, in, len);
+                    memcpy(o, w, 16);
+                } else {
+                    size_t len = m->in_len - 16;
+                    int in_place = m->out != NULL && m->out == m->in + 16;
+                    const uint8_t *in = in_place ? ref + (m->in - buf) : m->in;
+                    uint8_t tmp[VL_SIV_FIELD_MAX], w[16];
+                    p->siv.ctr(st, in, tmp, in + 16, len);
+                    p->siv.s2v(st, w, &empty_ad, 1, NULL, 0, tmp, len);
+                    if (m->out != NULL)
+                        memcpy(ref + (m->out - buf), tmp, len);
+                    cr_assert(memcmp(v[idx[j]], w, 16) == 0,
+                              "%s: field_open message %zu of %zu (len %zu, %s) V differs from "
+                              "s2v",
+                              p->name, j, n, len, in_place ? "in place" : "apart");
+                }
+                cr_assert(memcmp(buf + s, ref + s, SLOT) == 0,
+                          "%s: field_%s message %zu of %zu (len %zu) differs from s2v + ctr, "
+                          "or wrote outside its buffer",
+                          p->name, open ? "open" : "seal", j, n, m->in_len);
+            }
+            cr_assert(memcmp(buf + n * SLOT, ref + n * SLOT, (MAX_MSGS - n) * SLOT) == 0,
+                      "%s: field op wrote past its messages", p->name);
+            for (size_t j = 0; open && j < 16; j++)
+                cr_assert_eq(v[n][j], 0xa5, "%s: field_open wrote past v[%zu]", p->name, n - 1);
+            total += n;
+        }
+        vl_aead_wipe(&k);
+        fprintf(stderr,
+                "[cross_path] siv_field_batch: path %s: %zu messages, each equal to s2v + ctr\n",
+                p->name, total);
+    }
+    free(buf), free(ref), free(src), free(msgs), free(idx), free(v);
+}

@@ -14,5 +14,5 @@ const struct vl_impl vl_impl_armv8_ce = {
             .open = vl_gcm_armv8_ce_open},
     .siv = {.init = vl_siv_armv8_ce_init, .s2v = vl_siv_armv8_ce_s2v,
             .ctr = vl_siv_armv8_ce_ctr, .s2v_batch = vl_siv_armv8_ce_s2v_batch,
-            .ctr_batch = NULL},
+            .ctr_batch = NULL, .field_seal = NULL, .field_open = NULL},
 };

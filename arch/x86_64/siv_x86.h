@@ -49,6 +49,10 @@ void vl_siv_vaes_avx512_s2v_batch(const void *st, uint8_t (*v)[16],
                                   const struct vl_s2v_job *jobs, size_t n);
 void vl_siv_vaes_avx512_ctr_batch(const void *st, const uint8_t (*v)[16],
                                   const struct vl_ctr_job *jobs, size_t n);
+void vl_siv_vaes_avx512_field_seal(const void *st, const vl_aead_msg *msgs, const size_t *idx,
+                                   size_t n);
+void vl_siv_vaes_avx512_field_open(const void *st, const vl_aead_msg *msgs, const size_t *idx,
+                                   size_t n, uint8_t (*v)[16]);
 
 /* Multi-buffer S2V, short messages ("waves"). A job whose components
  * before the plaintext are few and short, and whose plaintext is at most
