@@ -132,28 +132,29 @@ static inline int seal_check(struct vl_key *key, struct op *o, int reserve)
     return rc;
 }
 
-/* RFC 5297 §2.6: C = CTR(K2, V, P) with V = S2V(K1, AD..., P) already
- * computed. V stays in a local until the end: in place, the tag slot may
- * sit just before |in|. */
-static void siv_seal_finish(const struct vl_key *key, const struct op *o, const uint8_t v[16])
+/* One seal on checked buffers: |out| gets the body, |tag| the tag. GCM:
+ * SP 800-38D §7.1 (exactly one AD). SIV: RFC 5297 §2.6, V = S2V(K1, AD...,
+ * [nonce,] P), C = CTR(K2, V, P), tag = V; V stays in a local until the
+ * end, since in place the tag slot may sit just before |in|. */
+static inline void seal_one(const struct vl_key *key, uint8_t *out, uint8_t tag[16],
+                            const vl_slice *ad, size_t ad_count, const uint8_t *nonce,
+                            size_t nonce_len, const uint8_t *in, size_t len)
 {
-    key->impl->siv.ctr(key->state, v, o->out, o->in, o->len);
-    memcpy(o->tag_out, v, 16);
+    if (is_siv(key)) {
+        uint8_t v[16];
+        key->impl->siv.s2v(key->state, v, ad, ad_count, nonnull(nonce), nonce_len, in, len);
+        key->impl->siv.ctr(key->state, v, out, in, len);
+        memcpy(tag, v, 16);
+        vl_memzero(v, sizeof v);
+    } else {
+        key->impl->gcm.seal(key->state, out, tag, nonce, nonce_len, in, len, nonnull(ad[0].ptr),
+                            ad[0].len);
+    }
 }
 
 static inline void seal_compute(const struct vl_key *key, const struct op *o)
 {
-    const struct vl_impl *impl = key->impl;
-    if (is_siv(key)) {
-        uint8_t v[16];
-        impl->siv.s2v(key->state, v, o->ad, o->ad_count, nonnull(o->nonce), o->nonce_len, o->in,
-                      o->len);
-        siv_seal_finish(key, o, v);
-        vl_memzero(v, sizeof v);
-    } else {
-        impl->gcm.seal(key->state, o->out, o->tag_out, o->nonce, o->nonce_len, o->in, o->len,
-                       nonnull(o->ad[0].ptr), o->ad[0].len);
-    }
+    seal_one(key, o->out, o->tag_out, o->ad, o->ad_count, o->nonce, o->nonce_len, o->in, o->len);
 }
 
 static inline int open_check(struct vl_key *key, struct op *o, int reserve)
@@ -163,24 +164,31 @@ static inline int open_check(struct vl_key *key, struct op *o, int reserve)
     return rc == VL_OK && reserve ? vl_usage_open_allowed(key) : rc;
 }
 
-/* Decrypts into o->out; for SIV this is RFC 5297 §2.7's P = CTR(K2, V, C),
- * the S2V over P coming next. |expected| is the tag, copied first since in
- * place the output may cover it. GCM computes its tag here too. */
-static void open_decrypt(const struct vl_key *key, const struct op *o, uint8_t expected[16],
-                         uint8_t computed[16])
+/* One open on checked buffers, up to its verdict: |expected| gets the
+ * received tag (copied first: in place the output may cover it), |out| the
+ * body, |computed| the tag of what was decrypted. GCM computes it while
+ * decrypting; SIV is RFC 5297 §2.7: P = CTR(K2, V, C), then S2V over P. */
+static inline void open_one(const struct vl_key *key, uint8_t *out, uint8_t expected[16],
+                            uint8_t computed[16], const uint8_t *tag_in, const vl_slice *ad,
+                            size_t ad_count, const uint8_t *nonce, size_t nonce_len,
+                            const uint8_t *in, size_t len)
 {
-    memcpy(expected, o->tag_in, 16);
-    if (is_siv(key))
-        key->impl->siv.ctr(key->state, expected, o->out, o->in, o->len);
-    else
-        key->impl->gcm.open(key->state, o->out, computed, o->nonce, o->nonce_len, o->in,
-                            o->len, nonnull(o->ad[0].ptr), o->ad[0].len);
+    memcpy(expected, tag_in, 16);
+    if (is_siv(key)) {
+        key->impl->siv.ctr(key->state, expected, out, in, len);
+        key->impl->siv.s2v(key->state, computed, ad, ad_count, nonnull(nonce), nonce_len, out,
+                           len);
+    } else {
+        key->impl->gcm.open(key->state, out, computed, nonce, nonce_len, in, len,
+                            nonnull(ad[0].ptr), ad[0].len);
+    }
 }
 
-static void siv_open_s2v(const struct vl_key *key, const struct op *o, uint8_t computed[16])
+static inline void open_compute(const struct vl_key *key, const struct op *o,
+                                uint8_t expected[16], uint8_t computed[16])
 {
-    key->impl->siv.s2v(key->state, computed, o->ad, o->ad_count, nonnull(o->nonce),
-                       o->nonce_len, o->out, o->len);
+    open_one(key, o->out, expected, computed, o->tag_in, o->ad, o->ad_count, o->nonce,
+             o->nonce_len, o->in, o->len);
 }
 
 /* Constant-time tag verdict (the verdict itself is public). */
@@ -215,9 +223,7 @@ static int run_open(struct vl_key *key, struct op *o)
     if (rc != VL_OK)
         return rc;
     uint8_t expected[16], computed[16];
-    open_decrypt(key, o, expected, computed);
-    if (is_siv(key))
-        siv_open_s2v(key, o, computed);
+    open_compute(key, o, expected, computed);
     return open_verdict(key, expected, computed);
 }
 
@@ -331,9 +337,7 @@ static int open_combined(vl_aead_key *k, uint8_t *out, size_t *out_len, size_t o
         return rc;
     struct vl_key *key = vl_key_of(k);
     uint8_t expected[16], computed[16];
-    open_decrypt(key, &o, expected, computed);
-    if (is_siv(key))
-        siv_open_s2v(key, &o, computed);
+    open_compute(key, &o, expected, computed);
     return open_end(key, &o, expected, computed, out_cap, out_len);
 }
 
@@ -391,19 +395,6 @@ static inline int open_fast_ok(const struct vl_key *key, const uint8_t *out,
     return ok & !bad;
 }
 
-/* RFC 5297 §2.6: V = S2V(K1, AD, [nonce,] P), C = CTR(K2, V, P), out = V || C.
- * V stays in a local until the end: in place, the tag slot sits just before
- * |in|. */
-static void siv_seal_one(const struct vl_key *key, uint8_t *out, const vl_slice *ad,
-                         const uint8_t *nonce, size_t nonce_len, const uint8_t *in, size_t len)
-{
-    uint8_t v[16];
-    key->impl->siv.s2v(key->state, v, ad, 1, nonnull(nonce), nonce_len, nonnull(in), len);
-    key->impl->siv.ctr(key->state, v, out + 16, nonnull(in), len);
-    memcpy(out, v, 16);
-    vl_memzero(v, sizeof v);
-}
-
 int vl_aead_seal_field(vl_aead_key *k, uint8_t *out, size_t *out_len, const uint8_t *nonce,
                        size_t nonce_len, const uint8_t *in, size_t in_len)
 {
@@ -413,13 +404,10 @@ int vl_aead_seal_field(vl_aead_key *k, uint8_t *out, size_t *out_len, const uint
     int rc = vl_usage_reserve_seal(key, 1, (uint64_t)in_len);
     if (rc != VL_OK)
         return rc;
-    if (is_siv(key)) {
-        const vl_slice empty = {empty_in, 0}; /* one empty AD component */
-        siv_seal_one(key, out, &empty, NULL, 0, in, in_len);
-    } else {
-        key->impl->gcm.seal(key->state, out, out + in_len, nonce, nonce_len, nonnull(in), in_len,
-                            empty_in, 0);
-    }
+    const vl_slice empty = {empty_in, 0}; /* SIV: one empty AD component; GCM: no AD */
+    const int siv = is_siv(key);
+    seal_one(key, siv ? out + 16 : out, siv ? out : out + in_len, &empty, 1, nonce, nonce_len,
+             nonnull(in), in_len);
     *out_len = in_len + 16;
     return VL_OK;
 }
@@ -433,11 +421,9 @@ int vl_aead_seal(vl_aead_key *k, uint8_t *out, size_t *out_len, size_t out_cap,
         struct vl_key *key = vl_key_of(k);
         if (seal_fast_ok(key, out, out_len, out_cap, nonce, nonce_len, in, in_len, ad, ad_len) &&
             vl_usage_reserve_seal(key, 1, (uint64_t)in_len) == VL_OK) {
-            if (is_siv(key))
-                siv_seal_one(key, out, &one, nonce, nonce_len, in, in_len);
-            else
-                key->impl->gcm.seal(key->state, out, out + in_len, nonce, nonce_len,
-                                    nonnull(in), in_len, nonnull(ad), ad_len);
+            const int siv = is_siv(key);
+            seal_one(key, siv ? out + 16 : out, siv ? out : out + in_len, &one, 1, nonce,
+                     nonce_len, nonnull(in), in_len);
             *out_len = in_len + 16;
             return VL_OK;
         }
@@ -455,19 +441,10 @@ int vl_aead_open(vl_aead_key *k, uint8_t *out, size_t *out_len, size_t out_cap,
         if (open_fast_ok(key, out, out_len, out_cap, nonce, nonce_len, in, in_len, ad, ad_len) &&
             vl_usage_open_allowed(key) == VL_OK) {
             const size_t len = in_len - 16;
+            const int siv = is_siv(key);
             uint8_t expected[16], computed[16];
-            if (is_siv(key)) {
-                /* RFC 5297 §2.7: P = CTR(K2, V, C), then S2V(P) against V,
-                 * copied first since in place the output covers it. */
-                memcpy(expected, in, 16);
-                key->impl->siv.ctr(key->state, expected, out, in + 16, len);
-                key->impl->siv.s2v(key->state, computed, &one, 1, nonnull(nonce), nonce_len, out,
-                                   len);
-            } else {
-                memcpy(expected, in + len, 16); /* in place, out may cover it */
-                key->impl->gcm.open(key->state, out, computed, nonce, nonce_len, in, len,
-                                    nonnull(ad), ad_len);
-            }
+            open_one(key, out, expected, computed, siv ? in : in + len, &one, 1, nonce,
+                     nonce_len, siv ? in + 16 : in, len);
             int rc = open_verdict(key, expected, computed);
             if (rc == VL_OK)
                 *out_len = len;

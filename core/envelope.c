@@ -95,15 +95,14 @@ static inline void count_hit(vl_keyring *kr, const struct vl_rcu_reader *r)
  * as vl_wire_put_version writes it (0x00 || be32), in place, to save the
  * call on a path measured in single nanoseconds. */
 static inline int seal_field(int versioned, struct vl_dek_entry *e, vl_alg alg,
-                             const uint8_t *pt, size_t pt_len, uint8_t *out, size_t out_cap,
-                             size_t *out_len)
+                             const uint8_t *pt, size_t pt_len, uint8_t *out, size_t *out_len)
 {
     size_t pre = versioned ? VL_FIELD_VERSION_BYTES : 0, n = 0;
     uint8_t *body = out + pre;
     int rc;
-    /* vl_field_encrypt checked the buffers (encrypt_args_ok), so the seal
-     * skips vl_aead_seal's second round of checks. */
-    (void)out_cap;
+    /* vl_field_encrypt checked the buffers (encrypt_args_ok): room for the
+     * field, the plaintext in place or apart. So the seal skips
+     * vl_aead_seal's second round of checks. */
     if (alg == VL_AES256_SIV) {
         rc = vl_aead_seal_field(&e->key, body, &n, NULL, 0, pt, pt_len);
     } else {
@@ -127,9 +126,9 @@ static inline int seal_field(int versioned, struct vl_dek_entry *e, vl_alg alg,
 }
 
 int vl_kr_seal(const vl_keyring *kr, struct vl_dek_entry *e, vl_alg alg, const uint8_t *pt,
-               size_t pt_len, uint8_t *out, size_t out_cap, size_t *out_len)
+               size_t pt_len, uint8_t *out, size_t *out_len)
 {
-    return seal_field(kr->versioned, e, alg, pt, pt_len, out, out_cap, out_len);
+    return seal_field(kr->versioned, e, alg, pt, pt_len, out, out_len);
 }
 
 int vl_kr_open(struct vl_dek_entry *e, vl_alg alg, const uint8_t *body, size_t body_len,
@@ -194,7 +193,7 @@ int vl_field_encrypt(vl_keyring *kr, const char *kek, const char *subject, vl_al
             n != NULL ? atomic_load_explicit(&n->current, memory_order_acquire) : NULL;
         int rc = VL_ERR_LIMIT;
         if (e != NULL && now < atomic_load_explicit(&e->enc_until_ms, memory_order_relaxed))
-            rc = seal_field(kr->versioned, e, alg, pt, pt_len, out, out_cap, out_len);
+            rc = seal_field(kr->versioned, e, alg, pt, pt_len, out, out_len);
         vl_rcu_exit(r);
         if (__builtin_expect(rc == VL_OK, 1))
             return VL_OK; /* counted by the key itself: see keyring_internal.h */
@@ -202,7 +201,7 @@ int vl_field_encrypt(vl_keyring *kr, const char *kek, const char *subject, vl_al
             return fail(out, out_cap, out_len, rc);
     }
     *out_len = 0;
-    int rc = vl_kr_encrypt_slow(kr, kek, subject, alg, pt, pt_len, out, out_cap, out_len);
+    int rc = vl_kr_encrypt_slow(kr, kek, subject, alg, pt, pt_len, out, out_len);
     return rc == VL_OK ? VL_OK : fail(out, out_cap, out_len, rc);
 }
 

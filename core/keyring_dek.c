@@ -415,7 +415,7 @@ static int refill(struct vl_kr_op *op, struct vl_dek_entry *e, size_t len)
 }
 
 static int encrypt_locked(struct vl_kr_op *op, const uint8_t *pt, size_t pt_len, uint8_t *out,
-                          size_t out_cap, size_t *out_len)
+                          size_t *out_len)
 {
     for (int i = 0; i < MAX_SEAL_ROUNDS; i++) {
         struct vl_dek_entry *e = usable_current(op);
@@ -424,7 +424,7 @@ static int encrypt_locked(struct vl_kr_op *op, const uint8_t *pt, size_t pt_len,
             return rc;
         if (e == NULL)
             continue;
-        rc = vl_kr_seal(op->kr, e, op->alg, pt, pt_len, out, out_cap, out_len);
+        rc = vl_kr_seal(op->kr, e, op->alg, pt, pt_len, out, out_len);
         if (rc == VL_OK)
             vl_kr_count(&op->kr->slow_seals, 1);
         if (rc != VL_ERR_LIMIT)
@@ -456,8 +456,7 @@ static int begin(struct vl_kr_op *op, vl_keyring *kr, const char *kek, const cha
 }
 
 int vl_kr_encrypt_slow(vl_keyring *kr, const char *kek, const char *subject, vl_alg alg,
-                       const uint8_t *pt, size_t pt_len, uint8_t *out, size_t out_cap,
-                       size_t *out_len)
+                       const uint8_t *pt, size_t pt_len, uint8_t *out, size_t *out_len)
 {
     struct vl_kr_op op;
     int rc = begin(&op, kr, kek, subject, alg, vl_kr_now(kr));
@@ -467,7 +466,7 @@ int vl_kr_encrypt_slow(vl_keyring *kr, const char *kek, const char *subject, vl_
         return VL_ERR_LIMIT; /* no version could ever take it */
     pthread_rwlock_rdlock(&kr->admin);
     pthread_mutex_lock(&op.node->mu);
-    rc = encrypt_locked(&op, pt, pt_len, out, out_cap, out_len);
+    rc = encrypt_locked(&op, pt, pt_len, out, out_len);
     pthread_mutex_unlock(&op.node->mu);
     pthread_rwlock_unlock(&kr->admin);
     finish(&op);

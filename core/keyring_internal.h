@@ -179,17 +179,19 @@ void vl_kr_sweeper_stop(vl_keyring *kr);
  * it now has something to do sooner. */
 void vl_kr_deadline(vl_keyring *kr, const struct vl_dek_entry *e, int is_current);
 
-/* The slow paths (keyring_dek.c), called outside any read section. */
+/* The slow paths (keyring_dek.c), called outside any read section. The
+ * encrypt's buffers are those vl_field_encrypt checked (room for the field),
+ * and it wipes the output itself on failure. */
 int vl_kr_encrypt_slow(vl_keyring *kr, const char *kek, const char *subject, vl_alg alg,
-                       const uint8_t *pt, size_t pt_len, uint8_t *out, size_t out_cap,
-                       size_t *out_len);
+                       const uint8_t *pt, size_t pt_len, uint8_t *out, size_t *out_len);
 int vl_kr_decrypt_slow(vl_keyring *kr, const char *kek, const char *subject, vl_alg alg,
                        int32_t version, const uint8_t *body, size_t body_len, uint8_t *out,
                        size_t out_cap, size_t *out_len);
 
-/* One field seal or open with a given entry (envelope.c). */
+/* One field seal or open with a given entry (envelope.c). vl_kr_seal's
+ * buffers are those vl_field_encrypt checked: |out| has room for the field. */
 int vl_kr_seal(const vl_keyring *kr, struct vl_dek_entry *e, vl_alg alg, const uint8_t *pt,
-               size_t pt_len, uint8_t *out, size_t out_cap, size_t *out_len);
+               size_t pt_len, uint8_t *out, size_t *out_len);
 int vl_kr_open(struct vl_dek_entry *e, vl_alg alg, const uint8_t *body, size_t body_len,
                uint8_t *out, size_t out_cap, size_t *out_len);
 
