@@ -373,7 +373,7 @@ static void run(const vl_siv_x86 *s, vl_siv_sched *sc, size_t m)
 
 /* One wave laid out in w->stg (siv_x86.h): each lane's V goes to v when
  * its job ends. |xs| is scratch for the lanes' values then. */
-static void wave(const vl_siv_x86 *s, const vl_siv_wave *w, __m128i xs[LANES],
+static void wave(const vl_siv_x86 *s, const vl_siv_wave *w, __m128i *xs,
                  uint8_t (*v)[16])
 {
     const __m128i *row = w->stg;
@@ -407,10 +407,19 @@ static void wave(const vl_siv_x86 *s, const vl_siv_wave *w, __m128i xs[LANES],
     }
 }
 
-void vl_siv_aesni_s2v_batch(const void *st, uint8_t (*v)[16], const struct vl_s2v_job *jobs,
-                            size_t n)
+void vl_siv_aesni_s2v_batch(const void *st, uint8_t (*v)[16],
+                            const struct vl_s2v_job *jobs, size_t n)
 {
-    _Alignas(64) __m128i stg[VL_SIV_WAVE_BLOCKS * LANES], xs[LANES];
+    vl_siv_s2v_batch_drive(st, v, jobs, n, LANES, wave, run);
+}
+
+/* ---- The batch driver (siv_x86.h), shared by all batch paths ---- */
+
+void vl_siv_s2v_batch_drive(const vl_siv_x86 *st, uint8_t (*v)[16],
+                            const struct vl_s2v_job *jobs, size_t n, size_t lanes,
+                            vl_siv_wave_fn *wave_fn, vl_siv_run_fn *run_fn)
+{
+    _Alignas(64) __m128i stg[VL_SIV_WAVE_BLOCKS * VL_SIV_LANES_MAX], xs[VL_SIV_LANES_MAX];
     vl_siv_wave w;
     vl_siv_sched sc;
     size_t rows = 0, m;
@@ -420,20 +429,20 @@ void vl_siv_aesni_s2v_batch(const void *st, uint8_t (*v)[16], const struct vl_s2
                          jobs[0].nonce_len, jobs[0].pt, jobs[0].len);
         return;
     }
-    vl_siv_wave_init(&w, st, jobs, n, LANES, stg);
+    vl_siv_wave_init(&w, st, jobs, n, lanes, stg);
     while (vl_siv_wave_fill(&w) > 0) {
-        wave(st, &w, xs, v);
+        wave_fn(st, &w, xs, v);
         rows = w.steps > rows ? w.steps : rows;
     }
     if (rows > 0) {
-        vl_memzero(stg, rows * LANES * sizeof stg[0]);
-        vl_memzero(xs, sizeof xs);
+        vl_memzero(stg, rows * lanes * sizeof stg[0]);
+        vl_memzero(xs, lanes * sizeof xs[0]);
     }
     if (w.rest == 0)
         return;
-    for (m = vl_siv_sched_init(&sc, st, v, jobs, n, LANES); m != 0;
+    for (m = vl_siv_sched_init(&sc, st, v, jobs, n, lanes); m != 0;
          m = vl_siv_sched_advance(&sc, m))
-        run(st, &sc, m);
+        run_fn(st, &sc, m);
     vl_siv_sched_wipe(&sc);
 }
 

@@ -307,34 +307,36 @@ static void open_group(const vl_siv_x86 *s, const field_consts *fc, field_group 
         _mm_storeu_si128((__m128i *)(void *)v[idx[i]], g->v[i]);
 }
 
-void vl_siv_vaes_avx512_field_seal(const void *st, const vl_aead_msg *msgs, const size_t *idx,
-                                   size_t n)
+/* Both directions: groups of up to GROUP messages; |v| NULL seals, else
+ * opens, putting each message's computed V in v[idx[i]]. */
+static void field_run(const vl_siv_x86 *s, const vl_aead_msg *msgs, const size_t *idx, size_t n,
+                      uint8_t (*v)[16])
 {
-    const vl_siv_x86 *s = st;
     field_consts fc;
     field_group g;
 
     if (n == 0)
         return;
     field_consts_init(s, &fc);
-    for (size_t i = 0; i < n; i += GROUP)
-        seal_group(s, &fc, &g, msgs, idx + i, n - i < GROUP ? n - i : GROUP);
+    for (size_t i = 0; i < n; i += GROUP) {
+        const size_t cnt = n - i < GROUP ? n - i : GROUP;
+        if (v == NULL)
+            seal_group(s, &fc, &g, msgs, idx + i, cnt);
+        else
+            open_group(s, &fc, &g, msgs, idx + i, cnt, v);
+    }
     vl_memzero(&g, sizeof g);
     vl_memzero(&fc, sizeof fc);
+}
+
+void vl_siv_vaes_avx512_field_seal(const void *st, const vl_aead_msg *msgs, const size_t *idx,
+                                   size_t n)
+{
+    field_run(st, msgs, idx, n, NULL);
 }
 
 void vl_siv_vaes_avx512_field_open(const void *st, const vl_aead_msg *msgs, const size_t *idx,
                                    size_t n, uint8_t (*v)[16])
 {
-    const vl_siv_x86 *s = st;
-    field_consts fc;
-    field_group g;
-
-    if (n == 0)
-        return;
-    field_consts_init(s, &fc);
-    for (size_t i = 0; i < n; i += GROUP)
-        open_group(s, &fc, &g, msgs, idx + i, n - i < GROUP ? n - i : GROUP, v);
-    vl_memzero(&g, sizeof g);
-    vl_memzero(&fc, sizeof fc);
+    field_run(st, msgs, idx, n, v);
 }

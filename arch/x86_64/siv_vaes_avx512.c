@@ -237,7 +237,7 @@ static void run(const vl_siv_x86 *s, vl_siv_sched *sc, size_t m)
 
 /* One wave laid out in w->stg (siv_x86.h): each lane's V goes to v when
  * its job ends. |xs| is scratch for the lanes' values then. */
-static void wave(const vl_siv_x86 *s, const vl_siv_wave *w, __m128i xs[LANES],
+static void wave(const vl_siv_x86 *s, const vl_siv_wave *w, __m128i *xs,
                  uint8_t (*v)[16])
 {
     const __m128i *row = w->stg;
@@ -285,29 +285,5 @@ static void wave(const vl_siv_x86 *s, const vl_siv_wave *w, __m128i xs[LANES],
 void vl_siv_vaes_avx512_s2v_batch(const void *st, uint8_t (*v)[16],
                                   const struct vl_s2v_job *jobs, size_t n)
 {
-    _Alignas(64) __m128i stg[VL_SIV_WAVE_BLOCKS * LANES], xs[LANES];
-    vl_siv_wave w;
-    vl_siv_sched sc;
-    size_t rows = 0, m;
-
-    if (n == 1) {
-        vl_siv_aesni_s2v(st, v[0], jobs[0].ad, jobs[0].ad_count, jobs[0].nonce,
-                         jobs[0].nonce_len, jobs[0].pt, jobs[0].len);
-        return;
-    }
-    vl_siv_wave_init(&w, st, jobs, n, LANES, stg);
-    while (vl_siv_wave_fill(&w) > 0) {
-        wave(st, &w, xs, v);
-        rows = w.steps > rows ? w.steps : rows;
-    }
-    if (rows > 0) {
-        vl_memzero(stg, rows * LANES * sizeof stg[0]);
-        vl_memzero(xs, sizeof xs);
-    }
-    if (w.rest == 0)
-        return;
-    for (m = vl_siv_sched_init(&sc, st, v, jobs, n, LANES); m != 0;
-         m = vl_siv_sched_advance(&sc, m))
-        run(st, &sc, m);
-    vl_siv_sched_wipe(&sc);
+    vl_siv_s2v_batch_drive(st, v, jobs, n, LANES, wave, run);
 }

@@ -159,6 +159,19 @@ size_t vl_siv_sched_advance(vl_siv_sched *s, size_t m);
 /* Wipes what the scheduler holds (D, chain values, copied message blocks). */
 void vl_siv_sched_wipe(vl_siv_sched *s);
 
+/* A path's multi-buffer S2V is two kernels: |wave_fn| runs one wave laid
+ * out by vl_siv_wave_fill (|xs|: scratch for the lanes' values), |run_fn| one
+ * scheduler run of |m| steps. vl_siv_s2v_batch_drive is the rest, shared:
+ * a single job goes to the one-chain S2V, then waves while jobs fit them,
+ * then the scheduler for the others; every buffer that held message blocks
+ * or chain values is wiped. |lanes| <= VL_SIV_LANES_MAX. */
+typedef void vl_siv_wave_fn(const vl_siv_x86 *s, const vl_siv_wave *w, __m128i *xs,
+                            uint8_t (*v)[16]);
+typedef void vl_siv_run_fn(const vl_siv_x86 *s, vl_siv_sched *sc, size_t m);
+void vl_siv_s2v_batch_drive(const vl_siv_x86 *st, uint8_t (*v)[16],
+                            const struct vl_s2v_job *jobs, size_t n, size_t lanes,
+                            vl_siv_wave_fn *wave_fn, vl_siv_run_fn *run_fn);
+
 /* Hides |p|'s value from the optimiser, so loads through it stay inside
  * the loop that makes them: round keys become memory operands instead of
  * being hoisted into registers and spilled to the stack (secret data the
